@@ -1,0 +1,68 @@
+// swift-tools-version: 6.2
+// resnet-edge: real-time ResNet-family image classification on ARM boards.
+// Must build with the host's Swift 6.3.1 and with Debian's Swift 6.2.3 (the aarch64 cross toolchain):
+// no language feature or standard-library API newer than 6.2.
+import PackageDescription
+
+// Swift 5 language mode: the runtime hands raw arena pointers to worker threads, which strict
+// Sendable checking cannot express without wrapping every pointer; the data races it would catch
+// are excluded by construction (each worker writes a disjoint output tile).
+let swiftSettings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "resnet-edge",
+    products: [
+        .executable(name: "resnet-edge", targets: ["ResNetEdgeCLI"]),
+        .library(name: "EdgeRuntime", targets: ["EdgeRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    ],
+    targets: [
+        // System libraries (module maps only; the C lives in Debian's packages).
+        .systemLibrary(name: "COpenBLAS", path: "Sources/System/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/System/CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/System/CPNG", pkgConfig: "libpng16",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/System/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        // Generated from onnx.proto by scripts/generate-onnx-proto.sh; never edited by hand.
+        .target(name: "ONNXProtobuf",
+                dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+
+        // The framework-independent graph IR: tensors, operators, shape inference, MAC counts.
+        .target(name: "EdgeGraph", swiftSettings: swiftSettings),
+        // ONNX -> EdgeGraph, with BatchNorm folding and activation fusion.
+        .target(name: "EdgeONNX", dependencies: ["EdgeGraph", "ONNXProtobuf"], swiftSettings: swiftSettings),
+        // Memory plan, arena, thread pool and the FP32 reference executor.
+        .target(name: "EdgeRuntime", dependencies: ["EdgeGraph", "COpenBLAS"], swiftSettings: swiftSettings),
+        // JPEG/PNG decoding and torchvision-exact preprocessing into the model's input tensor.
+        .target(name: "EdgeImaging", dependencies: ["CJPEG", "CPNG"], swiftSettings: swiftSettings),
+        // Labelled image sets (IDX, ImageFolder), label files and top-k evaluation.
+        .target(name: "EdgeDatasets", dependencies: ["EdgeImaging", "CZlib"], swiftSettings: swiftSettings),
+        // A classifier as the tools and the daemon use it: model, preprocessing spec, labels, batched inference.
+        .target(name: "EdgeModel", dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets"],
+                swiftSettings: swiftSettings),
+        // The `resnet-edge` command.
+        .executableTarget(name: "ResNetEdgeCLI",
+                          dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: swiftSettings),
+
+        // libFuzzer target for the ONNX reader; built only by scripts/fuzz-onnx.sh with -sanitize=fuzzer.
+        .executableTarget(name: "FuzzONNXReader", dependencies: ["EdgeONNX"], path: "Tests/Fuzz/FuzzONNXReader",
+                          swiftSettings: swiftSettings),
+
+        .testTarget(name: "EdgeImagingTests", dependencies: ["EdgeImaging", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "EdgeRuntimeTests",
+                    dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel", "TestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
+        // Locating generated fixtures (.fixtures/, made by Tests/Fixtures/make_fixtures.py) and ../shared.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+    ]
+)

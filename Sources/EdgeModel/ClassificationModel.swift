@@ -1,0 +1,79 @@
+import EdgeDatasets
+import EdgeGraph
+import EdgeImaging
+import EdgeONNX
+import Foundation
+
+/// An image classifier ready to run: its graph, how images become its input, and its class names.
+public struct ClassificationModel: Sendable {
+    public let path: String
+    public let graph: Graph
+    public let preprocess: PreprocessSpec
+    /// Where `preprocess` came from, for reports ("--preprocess", "sidecar", "metadata", "default").
+    public let preprocessSource: String
+    public let labels: Labels?
+    public let classes: Int
+    public let inputName: String
+
+    /// Loads an ONNX model and resolves its preprocessing and labels:
+    /// - preprocessing: `preprocess` if given, else `<model>.preprocess.json` beside the model, else a
+    ///   `preprocess` JSON entry in the ONNX metadata, else torchvision's ImageNet transform for the
+    ///   model's declared input size (224x224 when it is symbolic);
+    /// - labels: `labelsPath` if given (its count must match the classes), else `<model>.labels.txt` or
+    ///   `labels.txt` beside the model when its count matches.
+    public static func load(path: String, labelsPath: String? = nil, preprocess: PreprocessSpec? = nil) throws -> ClassificationModel {
+        let url = URL(fileURLWithPath: path)
+        let imported = try ONNXImporter.load(contentsOf: url)
+        let graph = imported.graph
+        guard graph.inputs.count == 1, graph.outputs.count == 1 else {
+            throw ModelError("\(path): a classifier has one input and one output; this model has \(graph.inputs.count) and \(graph.outputs.count)")
+        }
+        let input = graph.values[graph.inputs[0]]
+        guard let declared = input.declaredShape, declared.count == 4 else {
+            throw ModelError("\(path): input '\(input.name)' must be an image batch [N, C, H, W]")
+        }
+
+        var spec: PreprocessSpec
+        var source: String
+        if let preprocess {
+            (spec, source) = (preprocess, "command line")
+        } else if let sidecar = try PreprocessSpec.sidecar(forModel: url) {
+            (spec, source) = (sidecar, PreprocessSpec.sidecarURL(forModel: url).lastPathComponent)
+        } else if let json = imported.metadata["preprocess"] {
+            (spec, source) = (try PreprocessSpec.decode(json: Data(json.utf8), source: "\(path) metadata 'preprocess'"), "model metadata")
+        } else {
+            func fixed(_ d: DeclaredDimension) -> Int? { if case .fixed(let n) = d { return n } else { return nil } }
+            spec = .imagenet(height: fixed(declared[2]) ?? 224, width: fixed(declared[3]) ?? 224)
+            source = "default (ImageNet)"
+        }
+        if case .fixed(let c) = declared[1], c != spec.channels {
+            throw ModelError("\(path): the model takes \(c) input channels, the preprocessing (\(source)) makes \(spec.channels)")
+        }
+
+        // The number of classes: the output's last dimension for one preprocessed image.
+        let shapes = try graph.inferShapes(inputShapes: [Shape([1, spec.channels, spec.inputHeight, spec.inputWidth])])
+        let outputShape = shapes[graph.outputs[0]]
+        guard outputShape.rank == 2, outputShape[0] == 1 else {
+            throw ModelError("\(path): a classifier's output is [N, classes]; this model's is \(outputShape)")
+        }
+        let classes = outputShape[1]
+
+        var labels: Labels? = nil
+        if let labelsPath {
+            labels = try Labels(contentsOf: URL(fileURLWithPath: labelsPath), classes: classes)
+        } else {
+            let dir = url.deletingLastPathComponent()
+            let candidates = [url.deletingPathExtension().lastPathComponent + ".labels.txt", "labels.txt"].map { dir.appendingPathComponent($0) }
+            labels = candidates.lazy.compactMap { try? Labels(contentsOf: $0, classes: classes) }.first
+        }
+        return ClassificationModel(path: path, graph: graph, preprocess: spec, preprocessSource: source,
+                                   labels: labels, classes: classes, inputName: input.name)
+    }
+
+    public func label(_ index: Int) -> String { labels?[index] ?? "class \(index)" }
+}
+
+public struct ModelError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

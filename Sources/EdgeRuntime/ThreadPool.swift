@@ -1,0 +1,28 @@
+import Dispatch
+
+/// Splits loops over the worker threads of one inference session.
+///
+/// Work is divided into at most `threadCount` contiguous ranges, so each worker touches one
+/// block of output rows and results do not depend on the thread count.
+public final class ThreadPool: @unchecked Sendable {
+    public let threadCount: Int
+
+    public init(threadCount: Int) {
+        self.threadCount = max(1, threadCount)
+    }
+
+    /// Calls `body` on disjoint ranges that together cover `0..<count`, in parallel.
+    /// `grain` is the smallest range worth handing to a thread.
+    public func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let chunks = min(threadCount, max(1, count / max(1, grain)))
+        if chunks == 1 {
+            body(0..<count)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let begin = count * chunk / chunks, end = count * (chunk + 1) / chunks
+            if begin < end { body(begin..<end) }
+        }
+    }
+}
