@@ -14,6 +14,8 @@ let package = Package(
     products: [
         .executable(name: "resnet-edge", targets: ["ResNetEdgeCLI"]),
         .library(name: "EdgeRuntime", targets: ["EdgeRuntime"]),
+        // For the libFuzzer package in Tests/Fuzz, which links libFuzzer's own main and so lives apart.
+        .library(name: "EdgeONNX", targets: ["EdgeONNX"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,8 +25,8 @@ let package = Package(
         // System libraries (module maps only; the C lives in Debian's packages).
         .systemLibrary(name: "COpenBLAS", path: "Sources/System/COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(name: "CJPEG", path: "Sources/System/CJPEG", pkgConfig: "libjpeg",
-                       providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/System/CJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/System/CPNG", pkgConfig: "libpng16",
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/System/CZlib", pkgConfig: "zlib",
@@ -51,10 +53,6 @@ let package = Package(
         .executableTarget(name: "ResNetEdgeCLI",
                           dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          swiftSettings: swiftSettings),
-
-        // libFuzzer target for the ONNX reader; built only by scripts/fuzz-onnx.sh with -sanitize=fuzzer.
-        .executableTarget(name: "FuzzONNXReader", dependencies: ["EdgeONNX"], path: "Tests/Fuzz/FuzzONNXReader",
                           swiftSettings: swiftSettings),
 
         .testTarget(name: "EdgeImagingTests", dependencies: ["EdgeImaging", "TestSupport"], swiftSettings: swiftSettings),

@@ -1,0 +1,120 @@
+import ArgumentParser
+import EdgeGraph
+import EdgeONNX
+import EdgeRuntime
+import Foundation
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure inference latency and throughput, side by side with onnxruntime in the same run.",
+        discussion: "Each configuration (batch x threads) is warmed up, then run for at least --min-seconds and --min-runs; the median is reported. onnxruntime runs the same model through bench/onnxruntime_peer.py with the Python given by --peer-python (default .venv/bin/python, as made by scripts/test-setup.sh); --no-peer skips it.")
+
+    @Option(name: .long, help: "An ONNX model.")
+    var model: String
+
+    @Option(name: .long, help: "Input height and width.")
+    var size = 224
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Batch sizes.")
+    var batch: [Int] = [1]
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Thread counts.")
+    var threads: [Int] = [1, 2]
+
+    @Option(name: .long, help: "Minimum timed runs per configuration.")
+    var minRuns = 10
+
+    @Option(name: .long, help: "Minimum timed seconds per configuration.")
+    var minSeconds = 2.0
+
+    @Option(name: .long, help: "Python with onnxruntime for the peer column.")
+    var peerPython = ".venv/bin/python"
+
+    @Flag(name: .long, help: "Do not run onnxruntime.")
+    var noPeer = false
+
+    @Flag(name: .long, help: "One JSON object per configuration instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard batch.allSatisfy({ $0 >= 1 }), threads.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--batch and --threads take positive numbers") }
+    }
+
+    func run() throws {
+        let graph = try ONNXImporter.load(contentsOf: URL(fileURLWithPath: model)).graph
+        let channels: Int = {
+            if case .fixed(let c)? = graph.values[graph.inputs[0]].declaredShape?[1] { return c }
+            return 3
+        }()
+        let peerScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("bench/onnxruntime_peer.py").path
+        let peerAvailable = !noPeer && FileManager.default.isExecutableFile(atPath: peerPython) && FileManager.default.fileExists(atPath: peerScript)
+        if !noPeer && !peerAvailable {
+            printError("note: no onnxruntime peer (\(peerPython) or \(peerScript) missing); run scripts/test-setup.sh or pass --peer-python")
+        }
+        if !json {
+            print("\(model), input \(channels)x\(size)x\(size), FP32; median of >= \(minRuns) runs and >= \(minSeconds) s per row")
+            print("batch  threads   ours ms/img  img/s   GMAC/s  | onnxruntime ms/img  img/s  | ours/ort latency")
+        }
+        for b in batch {
+            for t in threads {
+                let shape = Shape([b, channels, size, size])
+                let shapes = try graph.inferShapes(inputShapes: [shape])
+                let macs = graph.nodes.reduce(0) { $0 + $1.op.multiplyAccumulates(inputs: $1.inputs.map { shapes[$0] }, output: shapes[$1.output]) }
+                let session = try InferenceSession(graph: graph, options: SessionOptions(threads: t))
+                try session.prepare(inputShape: shape)
+                let input = try session.inputBuffer()
+                var rng = SystemRandomNumberGenerator()
+                for i in 0..<shape.elementCount { input[i] = Float.random(in: -2...2, using: &rng) }
+                let ours = try measure { try session.execute() }
+                let oursPerImage = ours / Double(b)
+                var peer: Double? = nil
+                if peerAvailable {
+                    peer = try runPeer(script: peerScript, batch: b, channels: channels, threads: t).map { $0 / Double(b) }
+                }
+                let gmacs = Double(macs) / 1e9 / (ours / 1000)
+                if json {
+                    var object: [String: Any] = ["model": model, "precision": "fp32", "batch": b, "threads": t, "size": size,
+                                                 "ms_per_image": oursPerImage, "images_per_second": 1000 / oursPerImage, "gmac_per_second": gmacs]
+                    if let peer { object["onnxruntime_ms_per_image"] = peer; object["ratio_to_onnxruntime"] = oursPerImage / peer }
+                    print(jsonLine(object))
+                } else {
+                    let peerText = peer.map { String(format: "%10.2f  %7.1f  | %6.2fx", $0, 1000 / $0, oursPerImage / $0) } ?? "         -        -  |      -"
+                    print(String(format: "%5d  %7d  %12.2f  %6.1f  %7.1f  | ", b, t, oursPerImage, 1000 / oursPerImage, gmacs) + peerText)
+                }
+            }
+        }
+    }
+
+    /// Median milliseconds of `body` after three warm-up calls.
+    private func measure(_ body: () throws -> Void) throws -> Double {
+        for _ in 0..<3 { try body() }
+        var times: [Double] = []
+        let start = DispatchTime.now().uptimeNanoseconds
+        while times.count < minRuns || Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < minSeconds {
+            let t = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    private func runPeer(script: String, batch: Int, channels: Int, threads: Int) throws -> Double? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: peerPython)
+        process.arguments = [script, "--model", model, "--batch", String(batch), "--height", String(size), "--width", String(size),
+                             "--channels", String(channels), "--threads", String(threads), "--min-runs", String(minRuns),
+                             "--min-seconds", String(minSeconds)]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            printError("note: the onnxruntime peer failed (exit \(process.terminationStatus))")
+            return nil
+        }
+        return object["median_ms"] as? Double
+    }
+}
