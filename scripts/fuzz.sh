@@ -6,8 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 cd "$root/Tests/Fuzz"
-swift build -c release --scratch-path "$root/.build-fuzz" --product FuzzONNXReader \
-    -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library
+swift build -c release --scratch-path "$root/.build-fuzz" --product FuzzONNXReader --sanitize=fuzzer
 corpus="$root/.build-fuzz/corpus-onnx"
 mkdir -p "$corpus" "$root/.build-fuzz/crashes"
 cp "$root"/Tests/Fuzz/corpus-onnx/* "$corpus"/ 2>/dev/null || true
@@ -15,5 +14,6 @@ cp "$root"/Tests/Fuzz/corpus-onnx/* "$corpus"/ 2>/dev/null || true
 if [ -d "$root/.fixtures/operators" ]; then
   find "$root/.fixtures/operators" -name '*.onnx' -size -64k -exec cp {} "$corpus"/ \;
 fi
-"$root/.build-fuzz/release/FuzzONNXReader" "$corpus" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
+# Swift's own crash reporter would catch the signal first and libFuzzer would save no reproducer.
+SWIFT_BACKTRACE=enable=no "$root/.build-fuzz/release/FuzzONNXReader" "$corpus" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
     -timeout=10 -artifact_prefix="$root/.build-fuzz/crashes/" -print_final_stats=1 2>&1 | tail -n 25

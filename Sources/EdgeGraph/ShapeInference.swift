@@ -91,7 +91,9 @@ extension Graph {
                 default: throw fail("invalid target dimension \(d)")
                 }
             }
-            let known = dims.reduce(1, *)
+            guard let known = dims.reduce(Optional(1), { p, d in p.flatMap { let (r, o) = $0.multipliedReportingOverflow(by: d); return o ? nil : r } }) else {
+                throw fail("target shape \(target) is too large")
+            }
             if let axis = inferred {
                 guard known > 0, x.elementCount % known == 0 else { throw fail("cannot reshape \(x) to \(target)") }
                 dims[axis] = x.elementCount / known

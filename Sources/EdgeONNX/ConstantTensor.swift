@@ -13,7 +13,9 @@ struct ConstantTensor {
     init(dims: [Int], floats: [Float]) {
         self.dims = dims
         self.floats = floats
-        self.ints = floats.map { Int64($0) }
+        // A float used where integers are expected (a shape) must not trap on NaN or huge values:
+        // those become Int64.min, which every consumer rejects as an invalid dimension.
+        self.ints = floats.map { $0.isFinite && abs($0) < 9.0e18 ? Int64($0) : Int64.min }
     }
 
     init(dims: [Int], ints: [Int64]) {
@@ -31,7 +33,9 @@ struct ConstantTensor {
         }
         let dims = proto.dims.map { Int($0) }
         guard dims.allSatisfy({ $0 >= 0 }) else { throw ONNXImportError("tensor \(name) has a negative dimension \(proto.dims)") }
-        let count = dims.reduce(1, *)
+        guard let count = checkedProduct(dims), count <= Int(Int32.max) else {
+            throw ONNXImportError("tensor \(name) has an implausible shape \(proto.dims)")
+        }
         let raw = proto.hasRawData ? proto.rawData : nil
 
         func fromRaw<T>(_ type: T.Type, _ convert: (T) -> Float) throws -> [Float]? {
@@ -101,4 +105,15 @@ func halfToFloat(_ h: UInt16) -> Float {
         return sign == 0 ? magnitude : -magnitude
     }
     return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | (mantissa << 13))
+}
+
+/// The product of `values`, or nil if it overflows.
+func checkedProduct(_ values: [Int]) -> Int? {
+    var product = 1
+    for v in values {
+        let (p, overflow) = product.multipliedReportingOverflow(by: v)
+        if overflow { return nil }
+        product = p
+    }
+    return product
 }

@@ -138,6 +138,7 @@ struct GraphBuilder {
         guard w.dims.count == 4 else {
             throw c.error("only 2-D convolutions are supported; the weights have shape \(w.dims)")
         }
+        guard w.elementCount > 0 else { throw c.error("the weights have an empty shape \(w.dims)") }
         let groups = c.int("group", default: 1)
         guard groups >= 1, w.dims[0] % groups == 0 else { throw c.error("group=\(groups) does not divide \(w.dims[0]) output channels") }
         if let kernel = c.ints("kernel_shape"), kernel != [w.dims[2], w.dims[3]] {
@@ -372,6 +373,12 @@ struct GraphBuilder {
         guard k.count == 2, k.allSatisfy({ $0 > 0 }) else { throw c.error("kernel_shape \(k) is not 2-D; only 2-D windows are supported") }
         let strides = c.ints("strides") ?? [1, 1]
         let dilations = c.ints("dilations") ?? [1, 1]
+        // Window sizes far beyond any image would overflow the output-size arithmetic; reject them here.
+        let limit = 1 << 16
+        for (attribute, values) in [("kernel_shape", k), ("strides", strides), ("dilations", dilations), ("pads", c.ints("pads") ?? [])]
+        where values.contains(where: { $0 > limit }) {
+            throw c.error("\(attribute) \(values) exceeds \(limit)")
+        }
         guard strides.count == 2, strides.allSatisfy({ $0 > 0 }) else { throw c.error("strides \(strides) must be two positive values") }
         guard dilations.count == 2, dilations.allSatisfy({ $0 > 0 }) else { throw c.error("dilations \(dilations) must be two positive values") }
         let padding: Padding

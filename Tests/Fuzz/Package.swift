@@ -1,6 +1,6 @@
 // swift-tools-version: 6.2
 // libFuzzer targets. A separate package because libFuzzer supplies `main`: built only by
-// scripts/fuzz.sh with `-sanitize=fuzzer -parse-as-library`, never by the main package's `swift build`.
+// scripts/fuzz.sh with `--sanitize=fuzzer`, never by the main package's `swift build`.
 import PackageDescription
 
 let package = Package(
