@@ -22,21 +22,26 @@ public enum ImageFormat: String, Sendable, Equatable, CaseIterable {
     }
 }
 
-/// Decodes JPEG and PNG files into `DecodedImage`s with the same pixels as Pillow's
+/// Decodes JPEG and PNG files into `DecodedImage`s with the same pixels as Pillow 13's
 /// `Image.open(path).convert('RGB')` (or `convert('L')` for gray files, which stay 1-channel here).
 ///
 /// - JPEG: libjpeg-turbo through the TurboJPEG API, with the libjpeg defaults that Pillow uses (accurate
 ///   integer IDCT, "fancy" upsampling). Any libjpeg warning (e.g. "Premature end of JPEG file" for a truncated
-///   file) is an error. Gray JPEGs decode to 1 channel; CMYK/YCCK (Adobe) JPEGs are converted to RGB with
+///   file, "Corrupt JPEG data: ...") is an error, which is stricter than Pillow: Pillow ignores libjpeg warnings
+///   other than truncation. Gray JPEGs decode to 1 channel; CMYK/YCCK (Adobe) JPEGs are converted to RGB with
 ///   Pillow's `CMYK;I` + `cmyk2rgb` arithmetic.
 /// - PNG: libpng's simplified API, set up to give Pillow's bytes: alpha (and tRNS) is dropped without
 ///   compositing, gAMA/sRGB/iCCP are ignored, 16-bit RGB(A)/GA keep the high byte, 16-bit gray is clipped to
 ///   255 (Pillow's `I;16` -> `L`/`RGB`). One kind cannot be matched through the simplified API and is rejected
 ///   with `ImageError.Kind.unsupported`: a 16-bit PNG with an alpha channel that is not fully opaque (libpng
 ///   premultiplies 16-bit output by alpha, which loses the colour Pillow keeps).
+///
+/// Orientation metadata (EXIF) is ignored, as Pillow's `open()` does. All functions are thread-safe (no shared
+/// state; each call has its own TurboJPEG handle / png_image).
 public enum ImageDecoder {
-    /// Headers declaring more pixels than this are rejected (`.tooLarge`) before any allocation.
-    public static let maximumPixelCount = 1 << 28
+    /// Headers declaring more pixels than this are rejected (`.tooLarge`) before any allocation: Pillow's
+    /// `DecompressionBombError` limit (2 * `Image.MAX_IMAGE_PIXELS`).
+    public static let maximumPixelCount = 178_956_970
 
     /// Reads and decodes the file at `path`.
     public static func decode(path: String) throws -> DecodedImage {

@@ -78,14 +78,17 @@ enum PNGDecoder {
         return decoded
     }
 
-    /// libpng's message from a `png_image` (a NUL-terminated char[64]).
+    /// libpng's message from a `png_image` (a NUL-terminated char[64]), with truncation said plainly.
     private static func message(_ image: png_image) -> String {
         var m = image.message
         let text = withUnsafeBytes(of: &m) { raw -> String in
             let bytes = raw.prefix(while: { $0 != 0 })
             return String(decoding: bytes, as: UTF8.self)
         }
-        return text.isEmpty ? "unknown libpng error" : text
+        if text.isEmpty { return "unknown libpng error" }
+        // The simplified API's memory reader says this when the file ends early.
+        if text == "read beyond end of data" { return "truncated file (read beyond end of data)" }
+        return text
     }
 
     /// Interleaved N+1 channels -> N channels.
@@ -119,7 +122,7 @@ enum PNGDecoder {
             }
             if !opaque {
                 throw ImageError(.unsupported, path: name, cause:
-                    "unsupported PNG: 16-bit \(color ? "RGBA" : "gray+alpha") with transparent pixels "
+                    "unsupported PNG: 16-bit \(color ? "RGBA" : "gray+alpha") with non-opaque pixels "
                     + "(libpng's simplified API premultiplies 16-bit alpha, so Pillow's colours cannot be recovered)")
             }
         }

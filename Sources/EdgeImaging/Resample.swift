@@ -7,11 +7,14 @@
 ///   `triangle((x + xmin - center + 0.5) / max(scale, 1))` normalised by their sum, all in Double;
 /// - fixed point (`normalize_coeffs_8bpc`): `Int32(0.5 + w * 2^22)` (or `-0.5 + ...` for negative weights),
 ///   accumulators start at `2^21` and the result is `clip8(acc >> 22)`;
-/// - the horizontal pass runs first into a uint8 intermediate, then the vertical pass; a pass whose dimension
+/// - two passes through a uint8 intermediate (each pass ends in `clip8`): horizontal then vertical, except when
+///   the height shrinks by more than twice as many pixels as the width (`inH - outH > 2 * (inW - outW)`), where
+///   Pillow (>= 12, checked against Pillow 13.0.0's source) runs the vertical pass first; a pass whose dimension
 ///   does not change is skipped (then the bytes are copied).
 ///
-/// `ResampleWindow` lets a caller compute only a rectangle of the resized image (e.g. the centre crop): each
-/// output byte depends only on its own coefficients, so the rectangle is identical to cropping a full resize.
+/// The internal windowed `resize` computes only a rectangle of the resized image (the centre crop): each output
+/// byte depends only on its own coefficients and the intermediate bytes it reads, so the rectangle is identical
+/// to cropping a full resize.
 public enum PillowResample {
     /// The fixed-point coefficients of one axis.
     struct Coefficients {
@@ -119,18 +122,39 @@ public enum PillowResample {
                 let h = coefficients(inSize: image.width, outSize: width)
                 guard let v = vertical else {
                     // No vertical pass: the horizontal pass writes the window's rows straight to the destination.
-                    horizontal(src: src, srcStride: srcStride, channels: c, rows: firstRow..<lastRow, coefficients: h,
-                               columns: columns, dst: dst, dstStride: rowStride)
+                    horizontal(src: src, srcStride: srcStride, firstColumn: 0, channels: c, rows: firstRow..<lastRow,
+                               coefficients: h, columns: columns, dst: dst, dstStride: rowStride)
                     return
                 }
-                // Horizontal pass into a uint8 intermediate holding only the input rows the window needs.
-                var temp = [UInt8](repeating: 0, count: (lastRow - firstRow) * bytesPerRow)
-                temp.withUnsafeMutableBufferPointer { t in
-                    let base = t.baseAddress!
-                    horizontal(src: src, srcStride: srcStride, channels: c, rows: firstRow..<lastRow, coefficients: h,
-                               columns: columns, dst: base, dstStride: bytesPerRow)
-                    verticalPass(temp: UnsafePointer(base), tempStride: bytesPerRow, firstRow: firstRow,
-                                 bytesPerRow: bytesPerRow, coefficients: v, rows: outRows, dst: dst, dstStride: rowStride)
+                if horizontalFirst(inWidth: image.width, inHeight: image.height, outWidth: width, outHeight: height) {
+                    // Horizontal pass into a uint8 intermediate holding only the input rows the window needs.
+                    var temp = [UInt8](repeating: 0, count: (lastRow - firstRow) * bytesPerRow)
+                    temp.withUnsafeMutableBufferPointer { t in
+                        let base = t.baseAddress!
+                        horizontal(src: src, srcStride: srcStride, firstColumn: 0, channels: c, rows: firstRow..<lastRow,
+                                   coefficients: h, columns: columns, dst: base, dstStride: bytesPerRow)
+                        verticalPass(temp: UnsafePointer(base), tempStride: bytesPerRow, firstRow: firstRow,
+                                     bytesPerRow: bytesPerRow, coefficients: v, rows: outRows, dst: dst, dstStride: rowStride)
+                    }
+                } else {
+                    // Vertical pass first into a uint8 intermediate of the window's rows and the input columns that
+                    // the window's horizontal taps read, then the horizontal pass.
+                    var lo = Int.max, hi = 0
+                    for xx in columns {
+                        lo = min(lo, Int(h.start[xx]))
+                        hi = max(hi, Int(h.start[xx] + h.count[xx]))
+                    }
+                    let firstColumn = lo, tempBytesPerRow = (max(hi, lo) - lo) * c
+                    var temp = [UInt8](repeating: 0, count: windowHeight * tempBytesPerRow)
+                    temp.withUnsafeMutableBufferPointer { t in
+                        let base = t.baseAddress!
+                        verticalPass(temp: src + firstColumn * c, tempStride: srcStride, firstRow: 0,
+                                     bytesPerRow: tempBytesPerRow, coefficients: v, rows: outRows, dst: base,
+                                     dstStride: tempBytesPerRow)
+                        horizontal(src: UnsafePointer(base), srcStride: tempBytesPerRow, firstColumn: firstColumn,
+                                   channels: c, rows: 0..<windowHeight, coefficients: h, columns: columns,
+                                   dst: dst, dstStride: rowStride)
+                    }
                 }
             } else {
                 // Same width: the intermediate is the input itself, offset to the window's first column.
@@ -147,8 +171,16 @@ public enum PillowResample {
         }
     }
 
-    /// `ImagingResampleHorizontal_8bpc` for output columns `columns` of input rows `rows`.
-    private static func horizontal(src: UnsafePointer<UInt8>, srcStride: Int, channels: Int, rows: Range<Int>,
+    /// Pillow >= 12's pass order (ImagingResampleInner): "If height is being scaled down more than twice the amount
+    /// the width is, run the vertical pass first". The order matters because the intermediate is rounded to uint8.
+    static func horizontalFirst(inWidth: Int, inHeight: Int, outWidth: Int, outHeight: Int) -> Bool {
+        !((inHeight - outHeight) > 0 && (inHeight - outHeight) > (inWidth - outWidth) * 2)
+    }
+
+    /// `ImagingResampleHorizontal_8bpc` for output columns `columns` of input rows `rows`; `src` starts at input
+    /// column `firstColumn`.
+    private static func horizontal(src: UnsafePointer<UInt8>, srcStride: Int, firstColumn: Int, channels: Int,
+                                   rows: Range<Int>,
                                    coefficients k: Coefficients, columns: Range<Int>,
                                    dst: UnsafeMutablePointer<UInt8>, dstStride: Int) {
         let half: Int32 = 1 << (precisionBits - 1)
@@ -163,7 +195,7 @@ public enum PillowResample {
                         if channels == 3 {
                             for (j, xx) in columns.enumerated() {
                                 let w = weights + xx * taps
-                                let xmin = Int(sBuf[xx]), n = Int(cBuf[xx])
+                                let xmin = Int(sBuf[xx]) - firstColumn, n = Int(cBuf[xx])
                                 var p = row + xmin * 3
                                 var s0 = half, s1 = half, s2 = half
                                 for x in 0..<n {
@@ -178,7 +210,7 @@ public enum PillowResample {
                         } else {
                             for (j, xx) in columns.enumerated() {
                                 let w = weights + xx * taps
-                                let p = row + Int(sBuf[xx])
+                                let p = row + Int(sBuf[xx]) - firstColumn
                                 var s0 = half
                                 for x in 0..<Int(cBuf[xx]) { s0 &+= Int32(p[x]) &* w[x] }
                                 out[j] = clip8(s0)

@@ -3,7 +3,7 @@ import EdgeGraph
 import Foundation
 
 public struct SessionOptions: Sendable {
-    /// Worker threads for the kernels and for OpenBLAS.
+    /// Worker threads. Kernels split their work over these; OpenBLAS itself runs single-threaded inside them.
     public var threads: Int
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
@@ -37,7 +37,8 @@ public final class InferenceSession {
     private var arena: Arena?
     private var scratch: UnsafeMutablePointer<Float>?
     public private(set) var scratchBytes = 0
-    private var kernels: [Kernel] = []
+    /// The plan: each kernel with the index of the graph node it runs.
+    private var kernels: [(Kernel, Int)] = []
 
     public init(graph: Graph, options: SessionOptions = SessionOptions()) throws {
         try graph.validate()
@@ -64,18 +65,14 @@ public final class InferenceSession {
         let plan = MemoryPlan(graph: graph, shapes: shapes)
         let arena = Arena(bytes: plan.arenaBytes)
         var scratchFloats = 0
-        var chunking: [Int: Int] = [:]
+        var convolutionPlans: [Int: ConvolutionFP32Kernel.Plan] = [:]
         for (index, node) in graph.nodes.enumerated() {
             let x = shapes[node.inputs[0]]
             switch node.op {
-            case .convolution(let conv):
-                let window = conv.window.resolve(height: x[2], width: x[3])
-                let perImage = ConvolutionFP32Kernel.scratchPerImage(conv, window)
-                guard perImage > 0 else { continue }
-                // Bound im2col scratch to 64 MiB (or one image, if that is larger) by chunking the batch.
-                let images = max(1, min(x[0], (16 << 20) / perImage))
-                chunking[index] = images
-                scratchFloats = max(scratchFloats, images * perImage)
+            case .convolution(let conv) where !conv.isDepthwise:
+                let plan = ConvolutionFP32Kernel.plan(conv, conv.window.resolve(height: x[2], width: x[3]), batch: x[0], threads: pool.threadCount)
+                convolutionPlans[index] = plan
+                scratchFloats = max(scratchFloats, plan.scratchFloats)
             case .flatten, .reshape:
                 if !MemoryPlan.isView(node, shapes: shapes) { scratchFloats = max(scratchFloats, x.elementCount) }
             default: break
@@ -85,8 +82,9 @@ public final class InferenceSession {
         scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(scratchFloats, 16))
         scratchBytes = scratchFloats * 4
 
-        var kernels: [Kernel] = []
+        var kernels: [(Kernel, Int)] = []
         for (index, node) in graph.nodes.enumerated() {
+            func append(_ kernel: Kernel) { kernels.append((kernel, index)) }
             let x = shapes[node.inputs[0]], y = shapes[node.output]
             let input = arena.floats(at: plan.offsets[node.inputs[0]]), output = arena.floats(at: plan.offsets[node.output])
             switch node.op {
@@ -94,37 +92,37 @@ public final class InferenceSession {
                 let packed = packedConvolutions[index]!
                 let window = conv.window.resolve(height: x[2], width: x[3])
                 if conv.isDepthwise {
-                    kernels.append(DepthwiseConvolutionFP32Kernel(packed: packed, window: window, batch: x[0], input: input, output: output))
+                    append(DepthwiseConvolutionFP32Kernel(packed: packed, window: window, batch: x[0], input: input, output: output))
                 } else {
-                    kernels.append(ConvolutionFP32Kernel(packed: packed, window: window, batch: x[0], inputChannels: x[1],
+                    append(ConvolutionFP32Kernel(packed: packed, window: window, batch: x[0], inputChannels: x[1],
                                                          input: input, output: output, scratch: scratch!,
-                                                         imagesPerChunk: chunking[index] ?? x[0]))
+                                                         plan: convolutionPlans[index]!))
                 }
             case .fullyConnected:
-                kernels.append(FullyConnectedFP32Kernel(packed: packedFullyConnected[index]!, rows: x[0], input: input, output: output))
+                append(FullyConnectedFP32Kernel(packed: packedFullyConnected[index]!, rows: x[0], input: input, output: output))
             case .channelAffine(let scale, let shift, let activation):
-                kernels.append(ChannelAffineFP32Kernel(count: x.elementCount, channels: x[1], channelStride: Self.channelStride(x),
+                append(ChannelAffineFP32Kernel(count: x.elementCount, channels: x[1], channelStride: Self.channelStride(x),
                                                        scale: scale, shift: shift, input: input, output: output, activation: activation))
             case .activation(let activation):
-                kernels.append(ChannelAffineFP32Kernel(count: x.elementCount, channels: 1, channelStride: 1, scale: nil, shift: nil,
+                append(ChannelAffineFP32Kernel(count: x.elementCount, channels: 1, channelStride: 1, scale: nil, shift: nil,
                                                        input: input, output: output, activation: activation))
             case .add(let activation):
-                kernels.append(AddFP32Kernel(count: y.elementCount, a: input, b: arena.floats(at: plan.offsets[node.inputs[1]]),
+                append(AddFP32Kernel(count: y.elementCount, a: input, b: arena.floats(at: plan.offsets[node.inputs[1]]),
                                              output: output, activation: activation))
             case .maxPool(let window):
-                kernels.append(PoolingFP32Kernel(mode: .max, window: window.resolve(height: x[2], width: x[3]),
+                append(PoolingFP32Kernel(mode: .max, window: window.resolve(height: x[2], width: x[3]),
                                                  batch: x[0], channels: x[1], input: input, output: output))
             case .averagePool(let window, let includePad):
-                kernels.append(PoolingFP32Kernel(mode: .average(countIncludePad: includePad), window: window.resolve(height: x[2], width: x[3]),
+                append(PoolingFP32Kernel(mode: .average(countIncludePad: includePad), window: window.resolve(height: x[2], width: x[3]),
                                                  batch: x[0], channels: x[1], input: input, output: output))
             case .globalAveragePool:
-                kernels.append(GlobalAveragePoolFP32Kernel(batch: x[0], pixels: x[2] * x[3], channels: x[1], input: input, output: output))
+                append(GlobalAveragePoolFP32Kernel(batch: x[0], pixels: x[2] * x[3], channels: x[1], input: input, output: output))
             case .flatten, .reshape:
                 if !MemoryPlan.isView(node, shapes: shapes) {
-                    kernels.append(ReorderFP32Kernel(inputShape: x, outputShape: y, input: input, output: output, scratch: scratch!))
+                    append(ReorderFP32Kernel(inputShape: x, outputShape: y, input: input, output: output, scratch: scratch!))
                 }
             case .matMul:
-                kernels.append(MatMulFP32Kernel(m: x[0], k: x[1], n: y[1], a: input, b: arena.floats(at: plan.offsets[node.inputs[1]]),
+                append(MatMulFP32Kernel(m: x[0], k: x[1], n: y[1], a: input, b: arena.floats(at: plan.offsets[node.inputs[1]]),
                                                 output: output))
             }
         }
@@ -162,8 +160,21 @@ public final class InferenceSession {
     /// Runs the planned kernels over the current input buffers.
     public func execute() throws {
         guard arena != nil else { throw GraphError("the session has not been prepared for an input shape") }
-        openblas_set_num_threads(Int32(options.threads))
-        for kernel in kernels { kernel.run(pool: pool) }
+        openblas_set_num_threads(1)
+        for (kernel, _) in kernels { kernel.run(pool: pool) }
+    }
+
+    /// Runs like `execute`, timing each node: seconds per graph node index (0 for nodes that are views).
+    public func executeProfiled() throws -> [Double] {
+        guard arena != nil else { throw GraphError("the session has not been prepared for an input shape") }
+        openblas_set_num_threads(1)
+        var seconds = [Double](repeating: 0, count: graph.nodes.count)
+        for (kernel, node) in kernels {
+            let start = DispatchTime.now().uptimeNanoseconds
+            kernel.run(pool: pool)
+            seconds[node] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        return seconds
     }
 
     /// Output `index` of the last run, in logical order.

@@ -18,17 +18,15 @@ struct Clamp {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { Swift.min(Swift.max(x, lower), upper) }
 }
 
-/// out[r][c] = clamp(out[r][c] + bias[c]) over `rows` rows of `columns`, in parallel.
+/// out[r][c] = clamp(out[r][c] + bias[c]) over `rows` rows of `columns`, on the calling thread.
 func addBiasAndClamp(_ out: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int,
-                     bias: UnsafePointer<Float>, clamp: Clamp, pool: ThreadPool) {
-    pool.parallelFor(rows, grain: max(1, 4096 / max(columns, 1))) { range in
-        for r in range {
-            let row = out + r * stride
-            if clamp.isIdentity {
-                for c in 0..<columns { row[c] += bias[c] }
-            } else {
-                for c in 0..<columns { row[c] = clamp(row[c] + bias[c]) }
-            }
+                     bias: UnsafePointer<Float>, clamp: Clamp) {
+    for r in 0..<rows {
+        let row = out + r * stride
+        if clamp.isIdentity {
+            for c in 0..<columns { row[c] += bias[c] }
+        } else {
+            for c in 0..<columns { row[c] = clamp(row[c] + bias[c]) }
         }
     }
 }

@@ -11,6 +11,16 @@ public final class ThreadPool: @unchecked Sendable {
         self.threadCount = max(1, threadCount)
     }
 
+    /// Runs `body(task)` for each task index in `0..<tasks` concurrently; `tasks` should not exceed
+    /// `threadCount`. Each task owns per-task scratch indexed by its number.
+    public func runTasks(_ tasks: Int, _ body: (Int) -> Void) {
+        if tasks <= 1 {
+            if tasks == 1 { body(0) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: tasks, execute: body)
+    }
+
     /// Calls `body` on disjoint ranges that together cover `0..<count`, in parallel.
     /// `grain` is the smallest range worth handing to a thread.
     public func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {

@@ -36,6 +36,9 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "One JSON object per configuration instead of a table.")
     var json = false
 
+    @Flag(name: .long, help: "Also print each layer's median time (on standard error).")
+    var layers = false
+
     func validate() throws {
         guard batch.allSatisfy({ $0 >= 1 }), threads.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--batch and --threads take positive numbers") }
     }
@@ -67,6 +70,7 @@ struct Bench: ParsableCommand {
                 var rng = SystemRandomNumberGenerator()
                 for i in 0..<shape.elementCount { input[i] = Float.random(in: -2...2, using: &rng) }
                 let ours = try measure { try session.execute() }
+                if layers { try printLayerTimes(session, graph: graph, shapes: shapes, batch: b, threads: t) }
                 let oursPerImage = ours / Double(b)
                 var peer: Double? = nil
                 if peerAvailable {
@@ -83,6 +87,20 @@ struct Bench: ParsableCommand {
                     print(String(format: "%5d  %7d  %12.2f  %6.1f  %7.1f  | ", b, t, oursPerImage, 1000 / oursPerImage, gmacs) + peerText)
                 }
             }
+        }
+    }
+
+    private func printLayerTimes(_ session: InferenceSession, graph: Graph, shapes: [Shape], batch: Int, threads: Int) throws {
+        var runs: [[Double]] = []
+        for _ in 0..<max(5, minRuns) { runs.append(try session.executeProfiled()) }
+        let medians = graph.nodes.indices.map { i in runs.map { $0[i] }.sorted()[runs.count / 2] * 1000 }
+        let total = medians.reduce(0, +)
+        printError(String(format: "layers, batch %d, %d threads (median ms; sum %.2f ms):", batch, threads, total))
+        for (i, node) in graph.nodes.enumerated() where medians[i] > 0 {
+            let macs = node.op.multiplyAccumulates(inputs: node.inputs.map { shapes[$0] }, output: shapes[node.output])
+            let rate = macs > 0 ? String(format: "%6.1f GMAC/s", Double(macs) / 1e6 / medians[i]) : ""
+            printError(String(format: "  %3d %-40@ %-18@ %-18@ %7.3f ms %5.1f%%  ", i, node.name as NSString, node.op.name as NSString,
+                              shapes[node.output].description as NSString, medians[i], medians[i] / total * 100) + rate)
         }
     }
 

@@ -18,6 +18,8 @@ import TestSupport
         }
         struct Padded: Decodable {
             let image: String
+            /// In `.fixtures/imaging/images/` rather than ../shared/testdata/images.
+            let local: Bool
             let spec: PreprocessSpec
             let uint8: String
             let uint8_shape: [Int]
@@ -84,12 +86,14 @@ import TestSupport
         print("extra kinds: \(matched) decoded exactly as Pillow, \(rejected) rejected as expected, of \(manifest.decode.count)")
     }
 
-    /// torchvision's center_crop pads with zeros when the resized image is smaller than the crop.
-    @Test func cropsLargerThanTheImageArePaddedLikeTorchvision() throws {
+    /// torchvision's center_crop pads with zeros when the resized image is smaller than the crop; and tall images
+    /// whose resize runs Pillow's vertical pass first.
+    @Test func paddedCropsAndTallImagesMatchTheOracle() throws {
         let manifest = try Self.load()
         #expect(manifest.padded.count >= 5)
         for entry in manifest.padded {
-            let image = try ImageDecoder.decode(contentsOf: TestPaths.testImages.appendingPathComponent(entry.image))
+            let dir = entry.local ? Self.directory.appendingPathComponent("images") : TestPaths.testImages
+            let image = try ImageDecoder.decode(contentsOf: dir.appendingPathComponent(entry.image))
             let crop = try entry.spec.crop(image)
             #expect([crop.height, crop.width, crop.channels] == entry.uint8_shape, "\(entry.image)")
             let expectedU8 = try readUInt8File(Self.directory.appendingPathComponent(entry.uint8))

@@ -8,7 +8,8 @@ Writes <out>/manifest.json plus small files:
            interlaced, CMYK/gray/progressive/4:4:4 JPEG), each with Pillow's convert('RGB') and convert('L') bytes,
            or the error the Swift decoder must give ("unsupported": 16-bit PNG with transparent alpha).
   padded:  preprocessing cases where the crop is larger than the resized image, so torchvision's center_crop
-           zero-pads first (the branch make_fixtures.py never reaches), computed here with numpy.
+           zero-pads first (the branch make_fixtures.py never reaches), computed here with numpy; plus tall strips
+           (images/, "local": true) whose resize runs Pillow's vertical pass first.
   resize:  Pillow BILINEAR resizes that the presets do not reach (upscaling, an unchanged axis, 1x1, ...).
 Defaults follow make_fixtures.py: $RESNET_EDGE_FIXTURES (else <repo>/.fixtures) + /imaging, $RESNET_EDGE_SHARED
 (else <repo>/../shared) + /testdata/images. Needs numpy and Pillow only. Always rewrites <out> (it takes ~1 s).
@@ -236,6 +237,11 @@ PADDED = [
     ("skimage_coffee.png", dict(IMAGENET, resize=21, crop=[32, 40])),
     ("skimage_camera.png", {"resize": 9, "crop": [12, 14], "mean": [0.5], "std": [0.25], "grayscale": True,
                             "pad": 3, "channels": 3}),
+    # Tall strips (made below from photos): height shrinks > 2x as many pixels as width, so Pillow resizes
+    # vertically first; the crop windows the two passes.
+    ("tall-retina.png", dict(IMAGENET, resize=256, crop=[224, 224])),
+    ("tall-hopper.png", {"resize": 28, "crop": [28, 28], "mean": [0.286], "std": [0.353], "grayscale": True,
+                         "pad": 2, "channels": 3}),
     # No resize at all, crop larger than the photo in width only.
     ("skimage_coins.png", {"resize": 0, "crop": [301, 390], "mean": [0.286], "std": [0.353], "grayscale": True,
                            "pad": 0, "channels": 1}),
@@ -253,6 +259,10 @@ RESIZES = [
     ("skimage_retina.jpg", "RGB", (7, 5)),
     ("skimage_retina.jpg", "RGB", (333, 1411)),
     ("darknet_kite.jpg", "L", (1351, 899)),     # a hair smaller: support just above 1
+    ("skimage_retina.jpg", "RGB", (1300, 300)),  # both smaller, height by > 2x as many pixels: vertical pass first
+    ("mpl_grace_hopper.jpg", "L", (500, 200)),   # vertical first
+    ("mpl_grace_hopper.jpg", "L", (400, 377)),   # 223 == 2 * 112 - 1: horizontal first, just
+    ("mpl_grace_hopper.jpg", "L", (400, 375)),   # 225 > 224: vertical first, just
 ]
 
 
@@ -287,12 +297,20 @@ def main() -> int:
                          rgb=f"decode/{stem}.rgb.u8", gray=f"decode/{stem}.l.u8")
         manifest["decode"].append(entry)
 
+    # Portrait strips with an aspect ratio above 2, saved losslessly next to the manifest.
+    (out / "images").mkdir()
+    with Image.open(args.images / "skimage_retina.jpg") as im:
+        im.convert("RGB").crop((500, 0, 800, 1411)).save(out / "images" / "tall-retina.png")
+    with Image.open(args.images / "mpl_grace_hopper.jpg") as im:
+        im.convert("RGB").crop((100, 0, 351, 600)).save(out / "images" / "tall-hopper.png")
+
     for i, (image, preset) in enumerate(PADDED):
-        u8, f = torchvision_preprocess(args.images / image, preset)
+        local = out / "images" / image
+        u8, f = torchvision_preprocess(local if local.exists() else args.images / image, preset)
         stem = f"{i:02d}-{image.rsplit('.', 1)[0]}"
         u8.tofile(out / "padded" / f"{stem}.u8")
         f.astype("<f4").tofile(out / "padded" / f"{stem}.f32")
-        manifest["padded"].append({"image": image, "spec": preset, "uint8": f"padded/{stem}.u8",
+        manifest["padded"].append({"image": image, "local": local.exists(), "spec": preset, "uint8": f"padded/{stem}.u8",
                                    "uint8_shape": list(u8.shape), "float": f"padded/{stem}.f32",
                                    "float_shape": list(f.shape)})
 

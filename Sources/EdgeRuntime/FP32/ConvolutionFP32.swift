@@ -48,9 +48,16 @@ final class PackedConvolutionFP32 {
     }
 }
 
-/// Convolution over NHWC through OpenBLAS SGEMM: a pointwise convolution is one GEMM over all pixels
-/// of the batch; anything else is im2col (one row of K = KH*KW*Cin/g values per output pixel,
-/// contiguous channel runs copied straight from NHWC) followed by one GEMM per group.
+/// Convolution over NHWC with single-threaded OpenBLAS SGEMMs on tiles that our own pool distributes.
+///
+/// Rows of the GEMM are output pixels (M = N*OH*OW), columns output channels, K = KH*KW*Cin/g.
+/// - Many rows (the common case): each task takes a block of row tiles; per tile it builds the im2col rows
+///   in its own scratch (contiguous channel runs copied from NHWC; none for a stride-1 pointwise
+///   convolution, which reads the input directly), multiplies, and applies bias and activation while the
+///   tile is still in cache.
+/// - Few rows (late layers at batch 1) or groups: im2col of the whole batch chunk, then each task
+///   multiplies a block of output columns.
+/// OpenBLAS runs single-threaded: its own worker threads spin after each call and would fight ours.
 struct ConvolutionFP32Kernel: Kernel {
     let packed: PackedConvolutionFP32
     let window: ResolvedWindow
@@ -58,63 +65,127 @@ struct ConvolutionFP32Kernel: Kernel {
     let input: UnsafeMutablePointer<Float>
     let output: UnsafeMutablePointer<Float>
     let scratch: UnsafeMutablePointer<Float>
-    /// How many images' im2col rows fit in the scratch buffer at once.
-    let imagesPerChunk: Int
+    let plan: Plan
 
-    /// Scratch floats for one image's im2col matrix (0 when the convolution needs none).
-    static func scratchPerImage(_ conv: Convolution, _ window: ResolvedWindow) -> Int {
-        if window.isPointwise && conv.groups == 1 || conv.isDepthwise { return 0 }
-        return window.outputHeight * window.outputWidth * conv.window.kernelHeight * conv.window.kernelWidth * conv.inputChannelsPerGroup
+    enum Strategy { case rowTiles, columnBlocks }
+
+    struct Plan {
+        let strategy: Strategy
+        let tileRows: Int
+        /// Column-block path: how many images' im2col rows fit the scratch at once.
+        let imagesPerChunk: Int
+        let scratchFloats: Int
+    }
+
+    /// Target bytes of one im2col tile: about half of a 1 MiB L2.
+    static let tileBytes = 512 * 1024
+    /// Column-block path: bound on the whole-batch im2col buffer.
+    static let chunkBytes = 64 << 20
+
+    static func plan(_ conv: Convolution, _ window: ResolvedWindow, batch: Int, threads: Int) -> Plan {
+        let pixels = window.outputHeight * window.outputWidth
+        let rows = batch * pixels
+        let k = conv.window.kernelHeight * conv.window.kernelWidth * conv.inputChannelsPerGroup
+        let direct = window.isPointwise && conv.groups == 1
+        if conv.groups == 1 && rows >= 64 * threads {
+            let tileRows = max(16, min(rows / threads, tileBytes / (4 * k)))
+            return Plan(strategy: .rowTiles, tileRows: tileRows, imagesPerChunk: 0, scratchFloats: direct ? 0 : threads * tileRows * k)
+        }
+        let perImage = direct ? 0 : pixels * k
+        let images = perImage == 0 ? batch : max(1, min(batch, chunkBytes / 4 / perImage))
+        return Plan(strategy: .columnBlocks, tileRows: 0, imagesPerChunk: images, scratchFloats: images * perImage)
     }
 
     func run(pool: ThreadPool) {
-        let conv = packed.conv
-        let cout = conv.outputChannels
-        let pixels = window.outputHeight * window.outputWidth
-        let clamp = Clamp(conv.activation)
-        if window.isPointwise && conv.groups == 1 {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(batch * pixels), Int32(cout), Int32(inputChannels),
-                        1, input, Int32(inputChannels), packed.weights, Int32(cout), 0, output, Int32(cout))
-        } else {
-            let k = packed.reductionSize, cog = packed.outputsPerGroup
-            var image = 0
-            while image < batch {
-                let images = min(imagesPerChunk, batch - image)
-                for g in 0..<conv.groups {
-                    im2col(firstImage: image, images: images, group: g, pool: pool)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(images * pixels), Int32(cog), Int32(k),
-                                1, scratch, Int32(k), packed.weights + g * k * cog, Int32(cog),
-                                0, output + image * pixels * cout + g * cog, Int32(cout))
-                }
-                image += images
-            }
+        switch plan.strategy {
+        case .rowTiles: runRowTiles(pool: pool)
+        case .columnBlocks: runColumnBlocks(pool: pool)
         }
-        addBiasAndClamp(output, rows: batch * pixels, columns: cout, stride: cout, bias: packed.bias, clamp: clamp, pool: pool)
     }
 
-    private func im2col(firstImage: Int, images: Int, group: Int, pool: ThreadPool) {
+    private var isDirect: Bool { window.isPointwise && packed.conv.groups == 1 }
+
+    private func runRowTiles(pool: ThreadPool) {
+        let rows = batch * window.outputHeight * window.outputWidth
+        let k = packed.reductionSize, cout = packed.conv.outputChannels, tileRows = plan.tileRows
+        let tiles = (rows + tileRows - 1) / tileRows
+        let tasks = min(pool.threadCount, tiles)
+        let clamp = Clamp(packed.conv.activation)
+        pool.runTasks(tasks) { task in
+            let taskScratch = scratch + task * tileRows * k
+            for tile in (tiles * task / tasks)..<(tiles * (task + 1) / tasks) {
+                let r0 = tile * tileRows, count = min(tileRows, rows - r0)
+                let a: UnsafePointer<Float>
+                if isDirect {
+                    a = UnsafePointer(input + r0 * inputChannels)
+                } else {
+                    im2col(rows: r0..<(r0 + count), group: 0, into: taskScratch)
+                    a = UnsafePointer(taskScratch)
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), Int32(cout), Int32(k),
+                            1, a, Int32(k), packed.weights, Int32(cout), 0, output + r0 * cout, Int32(cout))
+                addBiasAndClamp(output + r0 * cout, rows: count, columns: cout, stride: cout, bias: packed.bias, clamp: clamp)
+            }
+        }
+    }
+
+    private func runColumnBlocks(pool: ThreadPool) {
+        let conv = packed.conv
+        let pixels = window.outputHeight * window.outputWidth
+        let k = packed.reductionSize, cog = packed.outputsPerGroup, cout = conv.outputChannels
+        let tasks = min(pool.threadCount, max(1, cog / 16))
+        var image = 0
+        while image < batch {
+            let images = min(plan.imagesPerChunk, batch - image)
+            let rows = images * pixels
+            for g in 0..<conv.groups {
+                let a: UnsafePointer<Float>, lda: Int
+                if isDirect {
+                    (a, lda) = (UnsafePointer(input + image * pixels * inputChannels), inputChannels)
+                } else {
+                    let first = image * pixels
+                    pool.parallelFor(rows, grain: 16) { range in
+                        im2col(rows: (first + range.lowerBound)..<(first + range.upperBound), group: g,
+                               into: scratch + range.lowerBound * k)
+                    }
+                    (a, lda) = (UnsafePointer(scratch), k)
+                }
+                pool.runTasks(tasks) { task in
+                    // Column blocks in multiples of 16 so each SGEMM keeps full-width vector stores.
+                    let c0 = (cog * task / tasks) / 16 * 16, c1 = task == tasks - 1 ? cog : (cog * (task + 1) / tasks) / 16 * 16
+                    guard c1 > c0 else { return }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(c1 - c0), Int32(k),
+                                1, a, Int32(lda), packed.weights + g * k * cog + c0, Int32(cog),
+                                0, output + image * pixels * cout + g * cog + c0, Int32(cout))
+                }
+            }
+            image += images
+        }
+        let clamp = Clamp(conv.activation)
+        pool.parallelFor(batch * pixels, grain: max(1, 4096 / cout)) { range in
+            addBiasAndClamp(output + range.lowerBound * cout, rows: range.count, columns: cout, stride: cout, bias: packed.bias, clamp: clamp)
+        }
+    }
+
+    /// Writes the im2col rows for output pixels `rows` (global row indices over the batch) to `dst`.
+    private func im2col(rows: Range<Int>, group: Int, into dst: UnsafeMutablePointer<Float>) {
         let w = window, win = w.window
         let cig = packed.conv.inputChannelsPerGroup, cin = inputChannels
-        let k = packed.reductionSize
-        let rows = images * w.outputHeight * w.outputWidth
-        let input = self.input, scratch = self.scratch
-        pool.parallelFor(rows, grain: 16) { range in
-            for row in range {
-                let n = firstImage + row / (w.outputHeight * w.outputWidth)
-                let pixel = row % (w.outputHeight * w.outputWidth)
-                let oy = pixel / w.outputWidth, ox = pixel % w.outputWidth
-                var dst = scratch + row * k
-                for ky in 0..<win.kernelHeight {
-                    let iy = oy * win.strideHeight - w.padTop + ky * win.dilationHeight
-                    for kx in 0..<win.kernelWidth {
-                        let ix = ox * win.strideWidth - w.padLeft + kx * win.dilationWidth
-                        if iy >= 0 && iy < w.inputHeight && ix >= 0 && ix < w.inputWidth {
-                            dst.update(from: input + ((n * w.inputHeight + iy) * w.inputWidth + ix) * cin + group * cig, count: cig)
-                        } else {
-                            dst.update(repeating: 0, count: cig)
-                        }
-                        dst += cig
+        let pixels = w.outputHeight * w.outputWidth
+        var out = dst
+        for row in rows {
+            let n = row / pixels, pixel = row % pixels
+            let oy = pixel / w.outputWidth, ox = pixel % w.outputWidth
+            for ky in 0..<win.kernelHeight {
+                let iy = oy * win.strideHeight - w.padTop + ky * win.dilationHeight
+                for kx in 0..<win.kernelWidth {
+                    let ix = ox * win.strideWidth - w.padLeft + kx * win.dilationWidth
+                    if iy >= 0 && iy < w.inputHeight && ix >= 0 && ix < w.inputWidth {
+                        out.update(from: input + ((n * w.inputHeight + iy) * w.inputWidth + ix) * cin + group * cig, count: cig)
+                    } else {
+                        out.update(repeating: 0, count: cig)
                     }
+                    out += cig
                 }
             }
         }

@@ -29,10 +29,15 @@ struct FullyConnectedFP32Kernel: Kernel {
 
     func run(pool: ThreadPool) {
         let fc = packed.fc
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(fc.outputs), Int32(fc.inputs),
-                    1, input, Int32(fc.inputs), packed.weights, Int32(fc.inputs), 0, output, Int32(fc.outputs))
-        addBiasAndClamp(output, rows: rows, columns: fc.outputs, stride: fc.outputs, bias: packed.bias,
-                        clamp: Clamp(fc.activation), pool: pool)
+        // Each task computes a block of output features for every row: the weights are read once in total.
+        let tasks = min(pool.threadCount, max(1, fc.outputs / 64))
+        let clamp = Clamp(fc.activation)
+        pool.runTasks(tasks) { task in
+            let o0 = fc.outputs * task / tasks, o1 = fc.outputs * (task + 1) / tasks
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(o1 - o0), Int32(fc.inputs),
+                        1, input, Int32(fc.inputs), packed.weights + o0 * fc.inputs, Int32(fc.inputs), 0, output + o0, Int32(fc.outputs))
+            addBiasAndClamp(output + o0, rows: rows, columns: o1 - o0, stride: fc.outputs, bias: packed.bias + o0, clamp: clamp)
+        }
     }
 }
 
