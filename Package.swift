@@ -46,12 +46,14 @@ let package = Package(
         .target(name: "EdgeImaging", dependencies: ["CJPEG", "CPNG"], swiftSettings: swiftSettings),
         // Labelled image sets (IDX, ImageFolder), label files and top-k evaluation.
         .target(name: "EdgeDatasets", dependencies: ["EdgeImaging", "CZlib"], swiftSettings: swiftSettings),
+        // Board profiles (boards/*.json, embedded) and detection of the board we run on.
+        .target(name: "EdgeBoards", swiftSettings: swiftSettings),
         // A classifier as the tools and the daemon use it: model, preprocessing spec, labels, batched inference.
         .target(name: "EdgeModel", dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets"],
                 swiftSettings: swiftSettings),
         // The `resnet-edge` command.
         .executableTarget(name: "ResNetEdgeCLI",
-                          dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel",
+                          dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel", "EdgeBoards",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: swiftSettings),
 
@@ -60,6 +62,7 @@ let package = Package(
                     dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "EdgeBoardsTests", dependencies: ["EdgeBoards", "TestSupport"], swiftSettings: swiftSettings),
         // Locating generated fixtures (.fixtures/, made by Tests/Fixtures/make_fixtures.py) and ../shared.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
     ]

@@ -33,7 +33,7 @@ struct Classify: ParsableCommand {
 
     func run() throws {
         let model = try modelOptions.load()
-        let classifier = try Classifier(model: model, threads: modelOptions.threads)
+        let classifier = try Classifier(model: model, threads: try modelOptions.resolvedThreads())
         var failures = 0
         for start in stride(from: 0, to: images.count, by: batch) {
             var decoded: [(path: String, image: DecodedImage)] = []

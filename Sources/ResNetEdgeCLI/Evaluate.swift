@@ -37,7 +37,8 @@ struct Evaluate: ParsableCommand {
         if probe is IDXDataset && options.preprocess == nil { options.preprocess = "fashion-mnist" }
         let model = try options.load()
         let set = try DatasetLoader.open(dataset, split: split, labels: model.labels)
-        let classifier = try Classifier(model: model, threads: options.threads)
+        let threads = try options.resolvedThreads()
+        let classifier = try Classifier(model: model, threads: threads)
         let total = min(limit ?? set.count, set.count)
         var counter = AccuracyCounter()
         var failures = 0
@@ -61,12 +62,12 @@ struct Evaluate: ParsableCommand {
         if json {
             print(jsonLine(["model": model.path, "dataset": set.summary, "images": counter.total, "failed": failures,
                             "top1": counter.top1Accuracy, "top5": counter.top5Accuracy, "seconds": seconds,
-                            "images_per_second": Double(counter.total) / seconds, "threads": options.threads,
+                            "images_per_second": Double(counter.total) / seconds, "threads": threads,
                             "preprocess": model.preprocessSource]))
         } else {
             print("\(model.path) on \(set.summary), preprocessing: \(model.preprocessSource)")
             print(String(format: "top-1 %.4f (%d/%d)  top-5 %.4f  %.1f s, %.0f images/s, %d threads", counter.top1Accuracy, counter.top1,
-                         counter.total, counter.top5Accuracy, seconds, Double(counter.total) / seconds, options.threads))
+                         counter.total, counter.top5Accuracy, seconds, Double(counter.total) / seconds, threads))
         }
         if failures > 0 { throw ExitCode(1) }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EdgeBoards
 import EdgeImaging
 import EdgeModel
 import Foundation
@@ -14,11 +15,33 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Preprocessing: imagenet, fashion-mnist, or a JSON spec file (default: <model>.preprocess.json beside the model, else ImageNet for the model's input size).", valueName: "preset|file"))
     var preprocess: String?
 
-    @Option(name: .long, help: "Worker threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .long, help: "Worker threads (default: the board profile's, else all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Board profile (see `resnet-edge boards`) or auto.", valueName: "name|auto"))
+    var board: String?
 
     func validate() throws {
-        guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+    }
+
+    /// The board profile asked for, if any; `auto` that finds none is an error that says what was seen.
+    func boardProfile() throws -> BoardProfile? {
+        guard let board else { return nil }
+        let catalog = BoardCatalog.builtin()
+        if board == "auto" {
+            let detection = BoardDetector.detect(catalog: catalog)
+            guard let profile = detection.profile else { throw BoardError("--board auto: \(detection.reason)") }
+            printError("board: \(profile.name) (\(detection.reason))")
+            return profile
+        }
+        return try catalog.profile(named: board)
+    }
+
+    /// --threads, else the board's default, else every core.
+    func resolvedThreads() throws -> Int {
+        if let threads { return threads }
+        return try boardProfile()?.default_threads ?? ProcessInfo.processInfo.activeProcessorCount
     }
 
     func load() throws -> ClassificationModel {
