@@ -14,7 +14,9 @@ import TestSupport
     static let manifest = Result { try FixtureManifest.load() }
 
     static var caseNames: [String] {
-        (try? manifest.get().cases.map { "\($0.model) \($0.preset) b\($0.batch) \($0.images.first ?? "")" }) ?? ["fixtures missing"]
+        guard let m = try? manifest.get() else { return ["fixtures missing"] }
+        return m.cases.filter { TestSubset.includes(images: $0.images, of: m.images) }
+            .map { "\($0.model) \($0.preset) b\($0.batch) \($0.images.first ?? "")" }
     }
 
     /// One session per model, shared by its cases (weights are packed once).

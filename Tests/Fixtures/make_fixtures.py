@@ -14,6 +14,7 @@ every listed file exists, the run is skipped (pass --force to rebuild anyway).
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import math
@@ -36,7 +37,7 @@ MANIFEST_VERSION = 1
 OPSET = 17
 IR_VERSION = 8  # what torch.onnx.export writes for opset 17
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png"}
-MANAGED = ["pre", "models", "out", "bad"]
+MANAGED = ["pre", "models", "out", "bad", "fmnist"]
 BN_EPS = 1e-5
 
 PRESETS = {
@@ -639,6 +640,24 @@ def default_paths():
     return out, shared / "testdata" / "images", shared
 
 
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (MNIST format, gzip-compressed) as a uint8 array of its declared shape."""
+    data = gzip.decompress(path.read_bytes())
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def fashion_mnist_inputs(images: np.ndarray, preset: dict) -> np.ndarray:
+    """The reference model's preprocessing of 28x28 gray images, as preprocess() does for photos: /255, normalise,
+    pad with the value 0 maps to, replicate to 3 channels. [N, 3, 32, 32] float32."""
+    mean, std = np.float32(preset["mean"][0]), np.float32(preset["std"][0])
+    x = (images.astype(np.float32) / np.float32(255) - mean) / std
+    pad = preset["pad"]
+    x = np.pad(x, ((0, 0), (pad, pad), (pad, pad)), constant_values=(np.float32(0) - mean) / std)
+    return np.ascontiguousarray(np.repeat(x[:, None], preset["channels"], axis=1), dtype=np.float32)
+
+
 def input_digest(images: list[Path], shared: Path) -> str:
     h = hashlib.sha256()
     h.update(SCRIPT.read_bytes())
@@ -660,6 +679,7 @@ def up_to_date(out: Path, digest: str) -> bool:
         return False
     files = [m["file"] for m in manifest["models"]] + [c["output"] for c in manifest["cases"]]
     files += [b["file"] for b in manifest["bad"].values()]
+    files += [manifest["fashion_mnist"]["logits"]] if "fashion_mnist" in manifest else [""]
     for per in manifest["preprocessed"].values():
         for e in per.values():
             files += [e["uint8"], e["float"]]
@@ -799,6 +819,19 @@ def main() -> int:
                 rows.append(y)
             logits_by[(name, preset_name, batch)] = np.concatenate(rows)
         timer.mark(f"onnxruntime reference outputs for {name} ({time.perf_counter() - t0:.2f} s of inference)")
+
+    # The reference model on the whole Fashion-MNIST test set: onnxruntime's logits per image, so the Swift
+    # tests can assert per-image agreement (and check any prefix of the set, e.g. under emulation).
+    fm_dir = Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
+    fm_images, fm_labels = read_idx(fm_dir / "t10k-images-idx3-ubyte.gz"), read_idx(fm_dir / "t10k-labels-idx1-ubyte.gz")
+    fm_inputs = fashion_mnist_inputs(fm_images, PRESETS["fashion-mnist"])
+    sess = ort_session(model_paths["reference"], args.threads)
+    fm_logits = np.concatenate([sess.run(["logits"], {"input": fm_inputs[k:k + 500]})[0] for k in range(0, len(fm_inputs), 500)])
+    fm_logits.astype("<f4").tofile(out / "fmnist" / "reference-t10k.f32")
+    manifest["fashion_mnist"] = {"model": "reference", "split": "t10k", "images": int(len(fm_labels)),
+                                 "logits": "fmnist/reference-t10k.f32",
+                                 "top1": float((fm_logits.argmax(1) == fm_labels).mean())}
+    timer.mark(f"onnxruntime on the {len(fm_labels)} Fashion-MNIST test images (top-1 {manifest['fashion_mnist']['top1']:.4f})")
 
     # Bad models.
     for bad_name, (model, expect, valid) in bad_models().items():

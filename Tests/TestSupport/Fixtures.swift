@@ -28,6 +28,26 @@ public enum TestPaths {
     public static var referenceModels: URL { shared.appendingPathComponent("models") }
 }
 
+/// Under emulation (qemu-user, 10-30x slower) the suite runs every test on a prefix of its data:
+/// `RESNET_EDGE_TEST_SUBSET=1` keeps the first four photos of every photo case and the first 1,000
+/// Fashion-MNIST images. The assertions are the same; only the data shrinks.
+public enum TestSubset {
+    public static var isActive: Bool {
+        let value = ProcessInfo.processInfo.environment["RESNET_EDGE_TEST_SUBSET"] ?? ""
+        return !value.isEmpty && value != "0"
+    }
+
+    /// Whether a case over these photos (of the sorted photo list `all`) runs.
+    public static func includes(images: [String], of all: [String]) -> Bool {
+        guard isActive else { return true }
+        let kept = Set(all.sorted().prefix(4))
+        return images.allSatisfy(kept.contains)
+    }
+
+    /// How many of `count` Fashion-MNIST images to evaluate.
+    public static func fashionMNISTImages(_ count: Int) -> Int { isActive ? min(count, 1000) : count }
+}
+
 public struct FixtureError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
@@ -77,6 +97,13 @@ public struct FixtureManifest: Decodable, Sendable {
     public let models: [Model]
     public let cases: [Case]
     public let bad: [String: BadModel]
+    public struct FashionMNIST: Decodable, Sendable {
+        public let model: String
+        public let images: Int
+        public let logits: String         // onnxruntime's logits for every test image, [images, 10] float32
+        public let top1: Double
+    }
+    public let fashion_mnist: FashionMNIST?
 
     /// Loads `manifest.json`; throws with the command that makes it when it is missing.
     public static func load() throws -> FixtureManifest {
