@@ -176,8 +176,21 @@ struct ConvolutionFP32Kernel: Kernel {
         for row in rows {
             let n = row / pixels, pixel = row % pixels
             let oy = pixel / w.outputWidth, ox = pixel % w.outputWidth
+            let ix0 = ox * win.strideWidth - w.padLeft
+            // Without groups or horizontal dilation, a kernel row that lies inside the image is one
+            // contiguous run of KW*Cin floats in NHWC: copy it at once.
+            let wholeRows = cig == cin && win.dilationWidth == 1 && ix0 >= 0 && ix0 + win.kernelWidth <= w.inputWidth
             for ky in 0..<win.kernelHeight {
                 let iy = oy * win.strideHeight - w.padTop + ky * win.dilationHeight
+                if wholeRows {
+                    if iy >= 0 && iy < w.inputHeight {
+                        out.update(from: input + ((n * w.inputHeight + iy) * w.inputWidth + ix0) * cin, count: win.kernelWidth * cin)
+                    } else {
+                        out.update(repeating: 0, count: win.kernelWidth * cin)
+                    }
+                    out += win.kernelWidth * cin
+                    continue
+                }
                 for kx in 0..<win.kernelWidth {
                     let ix = ox * win.strideWidth - w.padLeft + kx * win.dilationWidth
                     if iy >= 0 && iy < w.inputHeight && ix >= 0 && ix < w.inputWidth {
