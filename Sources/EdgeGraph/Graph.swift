@@ -6,10 +6,14 @@ public struct Value: Sendable {
     public var name: String
     /// For graph inputs: the declared dimensions, fixed or symbolic. Nil for intermediate values.
     public var declaredShape: [DeclaredDimension]?
+    /// How the value is quantized on the INT8 path (from the model's QuantizeLinear/DequantizeLinear
+    /// pairs or from calibration); nil where the value stays float.
+    public var quantization: QuantizationParameters?
 
-    public init(name: String, declaredShape: [DeclaredDimension]? = nil) {
+    public init(name: String, declaredShape: [DeclaredDimension]? = nil, quantization: QuantizationParameters? = nil) {
         self.name = name
         self.declaredShape = declaredShape
+        self.quantization = quantization
     }
 }
 

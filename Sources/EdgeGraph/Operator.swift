@@ -116,6 +116,8 @@ public struct Convolution: Sendable {
     public var weights: [Float]
     public var bias: [Float]
     public var activation: Activation
+    /// The int8 weights, when the model is quantized; `weights` then holds their dequantized values.
+    public var quantized: QuantizedWeights?
 
     public init(window: Window2D, groups: Int, outputChannels: Int, inputChannelsPerGroup: Int,
                 weights: [Float], bias: [Float]? = nil, activation: Activation = .none) {
@@ -139,6 +141,8 @@ public struct FullyConnected: Sendable {
     public var weights: [Float]
     public var bias: [Float]
     public var activation: Activation
+    /// The int8 weights, when the model is quantized; `weights` then holds their dequantized values.
+    public var quantized: QuantizedWeights?
 
     public init(inputs: Int, outputs: Int, weights: [Float], bias: [Float]? = nil, activation: Activation = .none) {
         self.inputs = inputs

@@ -4,9 +4,15 @@ import ONNXProtobuf
 /// A tensor whose value is known at import time: an initializer, a Constant node's output, or a
 /// value folded from them. Stored as Float or Int64 (shape operands), converted from ONNX's types.
 struct ConstantTensor {
+    enum ElementType { case float, integer, int8, uint8 }
+
     var dims: [Int]
     var floats: [Float]
     var ints: [Int64]
+    /// The ONNX element type class, for quantized tensors.
+    var elementType: ElementType = .float
+    /// For a tensor made by DequantizeLinear of a constant: the integers and the scales it came from.
+    var quantizedOrigin: QuantizedOrigin?
 
     var elementCount: Int { dims.reduce(1, *) }
 
@@ -22,6 +28,7 @@ struct ConstantTensor {
         self.dims = dims
         self.ints = ints
         self.floats = ints.map { Float($0) }
+        self.elementType = .integer
     }
 
     /// Decodes an ONNX TensorProto from `raw_data` (little-endian) or the typed repeated fields.
@@ -77,6 +84,20 @@ struct ConstantTensor {
             } else {
                 self.init(dims: dims, ints: try checked(proto.int64Data))
             }
+        case Onnx_TensorProto.DataType.int8.rawValue, Onnx_TensorProto.DataType.uint8.rawValue:
+            let signed = Int(proto.dataType) == Onnx_TensorProto.DataType.int8.rawValue
+            var values: [Int64]
+            if let raw {
+                guard raw.count == count else {
+                    throw ONNXImportError("tensor \(name) has \(raw.count) bytes of raw data, its shape \(dims) needs \(count)")
+                }
+                values = raw.map { signed ? Int64(Int8(bitPattern: $0)) : Int64($0) }
+            } else {
+                // ONNX stores 8-bit elements widened in int32_data.
+                values = try checked(proto.int32Data).map { Int64($0) }
+            }
+            self.init(dims: dims, ints: values)
+            elementType = signed ? .int8 : .uint8
         case Onnx_TensorProto.DataType.int32.rawValue:
             if let raw {
                 guard raw.count == count * 4 else {
@@ -89,9 +110,20 @@ struct ConstantTensor {
             }
         default:
             let type = Onnx_TensorProto.DataType(rawValue: Int(proto.dataType)).map { "\($0)" } ?? "#\(proto.dataType)"
-            throw ONNXImportError("tensor \(name) has element type \(type); supported: float, double, float16, int64, int32")
+            throw ONNXImportError("tensor \(name) has element type \(type); supported: float, double, float16, int64, int32, int8, uint8")
         }
     }
+}
+
+/// Where a dequantized constant came from: q (int8, uint8 or int32 values), per-tensor or per-axis
+/// scales and zero points.
+struct QuantizedOrigin {
+    var values: [Int64]
+    var scales: [Float]
+    var zeroPoints: [Int64]
+    /// The axis the scales run along, when there is more than one.
+    var axis: Int
+    var elementType: ConstantTensor.ElementType
 }
 
 /// IEEE 754 binary16 to binary32, exact (every half is representable as a float).

@@ -5,6 +5,9 @@ import ONNXProtobuf
 private enum Binding {
     case value(ValueID)
     case constant(ConstantTensor)
+    /// The int8/uint8 output of a QuantizeLinear on an activation: only a DequantizeLinear may read it,
+    /// and the pair becomes quantization parameters on the activation (the QDQ format).
+    case quantized(ValueID, QuantizationParameters)
 }
 
 /// Lowers one ONNX GraphProto, node by node, onto the graph IR.
@@ -46,6 +49,8 @@ struct GraphBuilder {
                 graph.outputs.append(id)
             case .constant?:
                 throw ONNXImportError("graph output '\(output.name)' is a constant; resnet-edge needs outputs computed from the input")
+            case .quantized?:
+                throw ONNXImportError("graph output '\(output.name)' is an int8 tensor; resnet-edge's models output float (end the graph with DequantizeLinear)")
             case nil:
                 throw ONNXImportError("graph output '\(output.name)' is not produced by any node")
             }
@@ -126,6 +131,8 @@ struct GraphBuilder {
             try requireUnused(context, outputsAfter: 1, what: "the mask output")
             bindings[output] = bindings[node.input[0]]
         case "Constant": try lowerConstant(context)
+        case "QuantizeLinear": try lowerQuantize(context)
+        case "DequantizeLinear": try lowerDequantize(context)
         default:
             throw ONNXImportError("unsupported operator '\(node.opType)' in node '\(name)'; supported: \(ONNXImporter.supportedOperators.joined(separator: ", "))")
         }
@@ -150,8 +157,12 @@ struct GraphBuilder {
             guard b.elementCount == w.dims[0] else { throw c.error("bias has \(b.elementCount) values for \(w.dims[0]) output channels") }
             bias = b.floats
         }
-        let conv = Convolution(window: try window(c, kernel: (w.dims[2], w.dims[3])), groups: groups,
+        var conv = Convolution(window: try window(c, kernel: (w.dims[2], w.dims[3])), groups: groups,
                                outputChannels: w.dims[0], inputChannelsPerGroup: w.dims[1], weights: w.floats, bias: bias)
+        if let origin = w.quantizedOrigin {
+            conv.quantized = try quantizedWeights(c, origin, outputs: w.dims[0], axis: 0,
+                                                  bias: c.node.input.count > 2 && !c.node.input[2].isEmpty ? try constant(c, 2, role: "bias") : nil)
+        }
         try addNode(c, .convolution(conv), inputs: [x])
     }
 
@@ -177,7 +188,7 @@ struct GraphBuilder {
         }
         // Fold into the producing convolution when this BatchNorm is its only consumer.
         if let p = producer[x], uses[c.node.input[0]] == 1, case .convolution(var conv) = graph.nodes[p].op,
-           conv.activation == .none, conv.outputChannels == channels {
+           conv.activation == .none, conv.outputChannels == channels, conv.quantized == nil, graph.values[x].quantization == nil {
             let perChannel = conv.weights.count / channels
             for o in 0..<channels {
                 let s = Double(scale[o])
@@ -225,6 +236,8 @@ struct GraphBuilder {
                 return
             }
             throw c.error("adding a constant tensor of shape \(k.dims) is supported only as the bias of a preceding MatMul/Gemm")
+        case (.quantized?, _), (_, .quantized?):
+            throw Self.quantizedConsumer(c, c.node.input.joined(separator: "', '"))
         default:
             throw c.error("adding two constants is not supported")
         }
@@ -271,7 +284,19 @@ struct GraphBuilder {
                 throw c.error("C of shape \(k.dims) is not supported; supported: a scalar or one value per output (\(outputs))")
             }
         }
-        try addNode(c, .fullyConnected(FullyConnected(inputs: inputs, outputs: outputs, weights: weights, bias: bias)), inputs: [x])
+        var fc = FullyConnected(inputs: inputs, outputs: outputs, weights: weights, bias: bias)
+        if let origin = b.quantizedOrigin {
+            guard alpha == 1, beta == 1 else { throw c.error("a quantized Gemm with alpha or beta other than 1 is not supported") }
+            var q = try quantizedWeights(c, origin, outputs: outputs, axis: transB ? 0 : 1,
+                                         bias: c.node.input.count > 2 && !c.node.input[2].isEmpty ? try constant(c, 2, role: "bias (C)") : nil)
+            if !transB {  // weights are kept as [outputs][inputs]
+                var t = [Int8](repeating: 0, count: q.values.count)
+                for o in 0..<outputs { for i in 0..<inputs { t[o * inputs + i] = q.values[i * outputs + o] } }
+                q.values = t
+            }
+            fc.quantized = q
+        }
+        try addNode(c, .fullyConnected(fc), inputs: [x])
     }
 
     private mutating func lowerMatMul(_ c: NodeContext) throws {
@@ -286,6 +311,8 @@ struct GraphBuilder {
             try addNode(c, .fullyConnected(FullyConnected(inputs: inputs, outputs: outputs, weights: weights)), inputs: [a])
         case .value(let b)?:
             try addNode(c, .matMul, inputs: [a, b])
+        case .quantized?:
+            throw Self.quantizedConsumer(c, c.node.input[1])
         case nil:
             throw c.error("input '\(c.node.input[1])' is not produced by any node")
         }
@@ -306,13 +333,128 @@ struct GraphBuilder {
         bindings[c.node.output[0]] = .constant(tensor)
     }
 
+    // MARK: - QDQ (onnxruntime quantize_static, QuantFormat.QDQ)
+
+    private mutating func lowerQuantize(_ c: NodeContext) throws {
+        try c.checkAttributes(["axis", "saturate", "output_dtype", "block_size"])
+        let x = try value(c, 0)
+        let params = try activationParameters(c)
+        if let existing = graph.values[x].quantization, existing != params {
+            throw c.error("'\(c.node.input[0])' is quantized twice with different parameters (\(existing) and \(params))")
+        }
+        bindings[c.node.output[0]] = .quantized(x, params)
+    }
+
+    private mutating func lowerDequantize(_ c: NodeContext) throws {
+        try c.checkAttributes(["axis", "block_size", "output_dtype"])
+        if c.int("block_size", default: 0) != 0 { throw c.error("blocked quantization (block_size) is not supported") }
+        switch bindings[c.node.input[0]] {
+        case .quantized(let x, let params)?:
+            // A QDQ pair on an activation: the activation is quantized with these parameters.
+            let scale = try constant(c, 1, role: "scale")
+            let zero = c.node.input.count > 2 && !c.node.input[2].isEmpty ? try constant(c, 2, role: "zero point") : nil
+            let own = try Self.int8Domain(c, scale: scale, zeroPoint: zero)
+            guard own == params else { throw c.error("its scale/zero point \(own) differ from the QuantizeLinear's \(params)") }
+            graph.values[x].quantization = params
+            bindings[c.node.output[0]] = .value(x)
+        case .constant(let q)?:
+            // A quantized constant (weights, bias): dequantize at import, keep the integers beside.
+            guard q.elementType == .int8 || q.elementType == .uint8 || q.elementType == .integer else {
+                throw c.error("the quantized input must be an integer tensor")
+            }
+            let scale = try constant(c, 1, role: "scale")
+            let zero = c.node.input.count > 2 && !c.node.input[2].isEmpty ? try constant(c, 2, role: "zero point") : nil
+            var axis = c.int("axis", default: 1)
+            if axis < 0 { axis += q.dims.count }
+            let perAxis = scale.elementCount > 1
+            if perAxis {
+                guard axis >= 0, axis < q.dims.count, q.dims[axis] == scale.elementCount else {
+                    throw c.error("\(scale.elementCount) scales do not match axis \(axis) of shape \(q.dims)")
+                }
+            }
+            let zeroPoints = zero?.ints ?? [Int64](repeating: 0, count: scale.elementCount)
+            guard zeroPoints.count == scale.elementCount else { throw c.error("scale and zero point differ in size") }
+            let inner = perAxis ? q.dims[(axis + 1)...].reduce(1, *) : 1
+            let channels = scale.elementCount
+            var floats = [Float](repeating: 0, count: q.elementCount)
+            for i in 0..<q.elementCount {
+                let ch = perAxis ? (i / inner) % channels : 0
+                floats[i] = Float(q.ints[i] - zeroPoints[ch]) * scale.floats[ch]
+            }
+            var tensor = ConstantTensor(dims: q.dims, floats: floats)
+            tensor.quantizedOrigin = QuantizedOrigin(values: q.ints, scales: scale.floats, zeroPoints: zeroPoints, axis: axis, elementType: q.elementType)
+            bindings[c.node.output[0]] = .constant(tensor)
+        case .value?:
+            throw c.error("dequantizes the activation '\(c.node.input[0])', which no QuantizeLinear produced")
+        case nil:
+            throw c.error("input '\(c.node.input[0])' is not produced by any node")
+        }
+    }
+
+    /// Per-tensor activation parameters of a QuantizeLinear, mapped to the int8 domain
+    /// (uint8 q - 128 with zero point - 128 is the same real value, exactly).
+    private func activationParameters(_ c: NodeContext) throws -> QuantizationParameters {
+        let scale = try constant(c, 1, role: "scale")
+        let zero = c.node.input.count > 2 && !c.node.input[2].isEmpty ? try constant(c, 2, role: "zero point") : nil
+        return try Self.int8Domain(c, scale: scale, zeroPoint: zero)
+    }
+
+    private static func int8Domain(_ c: NodeContext, scale: ConstantTensor, zeroPoint: ConstantTensor?) throws -> QuantizationParameters {
+        guard scale.elementCount == 1, zeroPoint.map({ $0.elementCount == 1 }) ?? true else {
+            throw c.error("activations must be quantized per tensor (one scale and zero point)")
+        }
+        let s = scale.floats[0]
+        guard s.isFinite, s > 0 else { throw c.error("scale \(s) must be positive and finite") }
+        // No zero-point input means uint8 with zero point 0 (the ONNX default).
+        let type = zeroPoint?.elementType ?? .uint8
+        let z = zeroPoint?.ints[0] ?? 0
+        switch type {
+        case .uint8: return QuantizationParameters(scale: s, zeroPoint: Int32(z) - 128)
+        case .int8: return QuantizationParameters(scale: s, zeroPoint: Int32(z))
+        default: throw c.error("activations must be quantized to int8 or uint8")
+        }
+    }
+
+    /// Checks that dequantized weights are what the int8 kernels take (per output channel, symmetric,
+    /// int8 in [-127, 127]) and returns them with the int32 bias.
+    private func quantizedWeights(_ c: NodeContext, _ origin: QuantizedOrigin, outputs: Int, axis: Int, bias: ConstantTensor?) throws -> QuantizedWeights {
+        guard origin.elementType == .int8 else {
+            throw c.error("weights quantized to uint8 are not supported; quantize weights to int8 (QInt8)")
+        }
+        guard origin.zeroPoints.allSatisfy({ $0 == 0 }) else {
+            throw c.error("weights with a non-zero zero point are not supported; quantize weights symmetrically")
+        }
+        let scales: [Float]
+        if origin.scales.count == 1 {
+            scales = [Float](repeating: origin.scales[0], count: outputs)
+        } else {
+            guard origin.axis == axis, origin.scales.count == outputs else {
+                throw c.error("weights must be quantized per output channel (axis \(axis)), got \(origin.scales.count) scales on axis \(origin.axis)")
+            }
+            scales = origin.scales
+        }
+        if let low = origin.values.first(where: { $0 < -127 }) {
+            throw c.error("weight value \(low) is outside [-127, 127], which the NEON kernels need; quantize with a symmetric range")
+        }
+        var int32Bias = [Int32](repeating: 0, count: outputs)
+        if let bias {
+            guard let b = bias.quantizedOrigin, b.values.count == outputs else {
+                throw c.error("a quantized layer needs an int32 bias from DequantizeLinear")
+            }
+            int32Bias = b.values.map { Int32(clamping: $0) }
+        }
+        return QuantizedWeights(values: origin.values.map { Int8($0) }, scales: scales, bias: int32Bias)
+    }
+
     // MARK: - Helpers
 
     /// Fuses an activation into the producer of the input when this node is its only consumer;
     /// otherwise adds it as a node of its own.
     private mutating func fuseOrAdd(_ c: NodeContext, _ activation: Activation) throws {
         let x = try value(c, 0)
-        if let p = producer[x], uses[c.node.input[0]] == 1, let fused = graph.nodes[p].op.fusing(activation) {
+        // Not into a producer whose output is already quantized: that output keeps its own parameters.
+        if let p = producer[x], uses[c.node.input[0]] == 1, graph.values[x].quantization == nil,
+           let fused = graph.nodes[p].op.fusing(activation) {
             graph.nodes[p].op = fused
             alias(c, to: x)
             return
@@ -338,15 +480,20 @@ struct GraphBuilder {
         switch bindings[c.node.input[index]] {
         case .value(let id)?: return id
         case .constant?: throw c.error("input '\(c.node.input[index])' is a constant where an activation is expected; constant inputs are not supported there")
+        case .quantized?: throw Self.quantizedConsumer(c, c.node.input[index])
         case nil: throw c.error("input '\(c.node.input[index])' is not produced by any node")
         }
+    }
+
+    static func quantizedConsumer(_ c: NodeContext, _ name: String) -> ONNXImportError {
+        c.error("reads the int8 output '\(name)' of a QuantizeLinear; only QuantizeLinear -> DequantizeLinear pairs (the QDQ format) are supported, not QOperator models")
     }
 
     private func constant(_ c: NodeContext, _ index: Int, role: String) throws -> ConstantTensor {
         guard index < c.node.input.count, !c.node.input[index].isEmpty else { throw c.error("the \(role) input is missing") }
         switch bindings[c.node.input[index]] {
         case .constant(let t)?: return t
-        case .value?: throw c.error("the \(role) '\(c.node.input[index])' are computed at run time; only constant (initializer) \(role) are supported")
+        case .value?, .quantized?: throw c.error("the \(role) '\(c.node.input[index])' are computed at run time; only constant (initializer) \(role) are supported")
         case nil: throw c.error("the \(role) '\(c.node.input[index])' are not defined: no initializer, Constant node or graph input has that name")
         }
     }
@@ -398,7 +545,7 @@ struct GraphBuilder {
 }
 
 /// A node being lowered, with typed attribute access and errors that name it.
-private struct NodeContext {
+struct NodeContext {
     let node: Onnx_NodeProto
     let name: String
 

@@ -22,8 +22,8 @@ public struct ImportedModel: Sendable {
 public enum ONNXImporter {
     /// The operators this importer lowers, for error messages.
     public static let supportedOperators = [
-        "Add", "AveragePool", "BatchNormalization", "Clip", "Constant", "Conv", "Dropout", "Flatten", "Gemm",
-        "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Relu", "Reshape",
+        "Add", "AveragePool", "BatchNormalization", "Clip", "Constant", "Conv", "DequantizeLinear", "Dropout", "Flatten",
+        "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "QuantizeLinear", "Relu", "Reshape",
     ]
 
     public static func load(contentsOf url: URL) throws -> ImportedModel {

@@ -614,6 +614,14 @@ REFERENCE = [
 ]
 
 
+# (name, source model, preset of the calibration photos, activation type): onnxruntime quantize_static QDQ models.
+QUANTIZED = [
+    ("resnet18-qdq-u8", "resnet18", "imagenet-224", "QUInt8"),
+    ("resnet18-qdq-s8", "resnet18", "imagenet-224", "QInt8"),
+    ("reference-qdq-u8", "reference", "fashion-mnist", "QUInt8"),
+]
+
+
 def mobilenet_fold(name: str) -> bool:
     """MobileNetV2: BatchNorm kept as nodes in features.0-9, folded into the convs in features.10-18."""
     idx = int(name.split("/")[2].split(".")[1])
@@ -680,6 +688,7 @@ def up_to_date(out: Path, digest: str) -> bool:
     files = [m["file"] for m in manifest["models"]] + [c["output"] for c in manifest["cases"]]
     files += [b["file"] for b in manifest["bad"].values()]
     files += [manifest["fashion_mnist"]["logits"]] if "fashion_mnist" in manifest else [""]
+    files += [c["output"] for c in manifest.get("quantized_cases", [None])] if "quantized_cases" in manifest else [""]
     for per in manifest["preprocessed"].values():
         for e in per.values():
             files += [e["uint8"], e["float"]]
@@ -819,6 +828,42 @@ def main() -> int:
                 rows.append(y)
             logits_by[(name, preset_name, batch)] = np.concatenate(rows)
         timer.mark(f"onnxruntime reference outputs for {name} ({time.perf_counter() - t0:.2f} s of inference)")
+
+    # INT8 models as onnxruntime's quantize_static makes them (QDQ, per-channel symmetric S8 weights; U8 and S8
+    # activations, MinMax calibration on the photos), with onnxruntime's INT8 outputs: the oracle of the INT8 path.
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, batches):
+            self.batches = iter(batches)
+
+        def get_next(self):
+            x = next(self.batches, None)
+            return None if x is None else {"input": x}
+
+    manifest["quantized_cases"] = []
+    fm_train = read_idx(Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")) / "train-images-idx3-ubyte.gz")
+    for qname, source, preset_name, activation_type in QUANTIZED:
+        calibration = [inputs[preset_name][n] for n in names]
+        if preset_name == "fashion-mnist":
+            calibration = [x[None] for x in fashion_mnist_inputs(fm_train[:1000], PRESETS["fashion-mnist"])]
+        path = out / "models" / f"{qname}.onnx"
+        quantize_static(str(model_paths[source]), str(path), Reader(calibration), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=getattr(QuantType, activation_type), weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax, extra_options={"WeightSymmetric": True})
+        model_paths[qname] = path
+        manifest["models"].append({"name": qname, "file": f"models/{qname}.onnx", "family": f"{source}-qdq",
+                                   "bn_folded": True, "classes": 1000 if preset_name != "fashion-mnist" else 10})
+        sess = ort_session(path, args.threads)
+        (out / "out" / qname).mkdir()
+        for i, n in enumerate(names):
+            (y,) = sess.run(["logits"], {"input": inputs[preset_name][n]})
+            rel = f"out/{qname}/{preset_name}-b1-{i:03d}.f32"
+            np.ascontiguousarray(y, dtype="<f4").tofile(out / rel)
+            manifest["quantized_cases"].append({"model": qname, "preset": preset_name, "batch": 1, "images": [n],
+                                                "output": rel, "output_shape": list(y.shape)})
+        timer.mark(f"quantize_static {qname} ({activation_type}) and onnxruntime INT8 outputs")
 
     # The reference model on the whole Fashion-MNIST test set: onnxruntime's logits per image, so the Swift
     # tests can assert per-image agreement (and check any prefix of the set, e.g. under emulation).
