@@ -32,6 +32,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/System/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
+        // INT8 micro-kernels: the only C in the project (scalar, NEON, NEON dot product, AVX2, AVX-512 VNNI,
+        // chosen at run time in config.c). -O3 in debug builds too, so kernel tests stay fast under qemu.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+
         // Generated from onnx.proto by scripts/generate-onnx-proto.sh; never edited by hand.
         .target(name: "ONNXProtobuf",
                 dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
@@ -41,7 +45,7 @@ let package = Package(
         // ONNX -> EdgeGraph, with BatchNorm folding and activation fusion.
         .target(name: "EdgeONNX", dependencies: ["EdgeGraph", "ONNXProtobuf"], swiftSettings: swiftSettings),
         // Memory plan, arena, thread pool and the FP32 reference executor.
-        .target(name: "EdgeRuntime", dependencies: ["EdgeGraph", "COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "EdgeRuntime", dependencies: ["EdgeGraph", "COpenBLAS", "CKernels"], swiftSettings: swiftSettings),
         // JPEG/PNG decoding and torchvision-exact preprocessing into the model's input tensor.
         .target(name: "EdgeImaging", dependencies: ["CJPEG", "CPNG"], swiftSettings: swiftSettings),
         // Labelled image sets (IDX, ImageFolder), label files and top-k evaluation.
@@ -62,6 +66,7 @@ let package = Package(
                     dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels"], swiftSettings: swiftSettings),
         .testTarget(name: "EdgeBoardsTests", dependencies: ["EdgeBoards", "TestSupport"], swiftSettings: swiftSettings),
         // Locating generated fixtures (.fixtures/, made by Tests/Fixtures/make_fixtures.py) and ../shared.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
