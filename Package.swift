@@ -51,7 +51,7 @@ let package = Package(
         // Labelled image sets (IDX, ImageFolder), label files and top-k evaluation.
         .target(name: "EdgeDatasets", dependencies: ["EdgeImaging", "CZlib"], swiftSettings: swiftSettings),
         // Board profiles (boards/*.json, embedded) and detection of the board we run on.
-        .target(name: "EdgeBoards", swiftSettings: swiftSettings),
+        .target(name: "EdgeBoards", dependencies: ["CKernels"], swiftSettings: swiftSettings),
         // A classifier as the tools and the daemon use it: model, preprocessing spec, labels, batched inference.
         .target(name: "EdgeModel", dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets"],
                 swiftSettings: swiftSettings),

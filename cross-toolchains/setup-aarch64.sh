@@ -21,6 +21,7 @@ SDKS=/opt/xc-sdks               # inside the chroot
 WORK=/opt/xc-work               # inside the chroot: private apt state and the arm64 .debs (a pinned copy)
 STAMPS=$XC_DIR/stamps
 here=$(cd "$(dirname "$0")" && pwd)
+trap 'echo "setup-aarch64: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 [ "$(id -u)" -eq 0 ] || { echo "setup-aarch64: must run as root" >&2; exit 1; }
 mkdir -p "$XC_DIR" "$STAMPS"
@@ -39,7 +40,7 @@ done_already() {
   if [ -e "$STAMPS/$1" ] && [[ " ${FORCE_STAGES:-} " != *" $1 "* ]]; then log "stage $1: already done"; return 0; fi
   return 1
 }
-in_chroot() { chroot "$CH" /usr/bin/env -i HOME=/root LANG=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+in_chroot() { chroot "$CH" /usr/bin/env -i HOME=/root LANG=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/libexec/swift/bin \
                 DEBIAN_FRONTEND=noninteractive "$@"; }
 
 # ---------------------------------------------------------------------------------------------------
@@ -148,6 +149,7 @@ if ! done_already arm64-debs; then
   begin arm64-debs
   for suite in sid bookworm; do
     d=$CH$WORK/apt/$suite
+    rm -rf "$CH$WORK/debs/$suite"
     mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$CH$WORK/debs/$suite"
     : > "$d/status"
     echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $suite main" > "$d/sources.list"
@@ -155,13 +157,15 @@ if ! done_already arm64-debs; then
     gccmajor=$(apt_arm64 $suite apt-cache depends gcc | sed -n 's/^ *Depends: gcc-\([0-9]*\)$/\1/p' | head -1)
     [ -n "$gccmajor" ] || { echo "setup-aarch64: cannot read gcc's major version for $suite" >&2; exit 1; }
     # shellcheck disable=SC2086
-    closure $suite $ARM64_DEV_PKGS "libgcc-$gccmajor-dev" "libstdc++-$gccmajor-dev" > "$CH$WORK/debs/$suite.list"
+    # (OpenBLAS: only the pthread variant; the openmp/serial alternatives come in only through "a | b | c".)
+    closure $suite $ARM64_DEV_PKGS "libgcc-$gccmajor-dev" "libstdc++-$gccmajor-dev" \
+      | grep -v -E '^libopenblas.*-(openmp|serial)' > "$CH$WORK/debs/$suite.list"
     log "$suite: $(wc -l < "$CH$WORK/debs/$suite.list") arm64 packages for the sysroot (gcc $gccmajor)"
     download $suite "$CH$WORK/debs/$suite.list"
   done
   # The aarch64 Swift runtime and modules (only their files are used, not their dependencies).
   printf 'swiftlang\nlibswiftlang\n' > "$CH$WORK/debs/swift.list"
-  mkdir -p "$CH$WORK/debs/swift"
+  rm -rf "$CH$WORK/debs/swift"; mkdir -p "$CH$WORK/debs/swift"
   opts=(); mapfile -t opts < <(apt_opts sid)
   in_chroot sh -c 'cd "$1" && shift && xargs apt-get download -qq "$@"' sh "$WORK/debs/swift" "${opts[@]}" < "$CH$WORK/debs/swift.list"
   du -sh "$CH$WORK/debs"/*/ | sed 's/^/  /'
@@ -171,12 +175,20 @@ fi
 # ---------------------------------------------------------------------------------------------------
 # Stage sysroots: unpack the closures, merge /lib into /usr/lib, make absolute symlinks relative, emulate
 # update-alternatives for OpenBLAS (pthread variant), and point the .pc files into the sysroot.
+suite_debs() {     # suite_debs SUITE -> the .deb files of the suite's closure list
+  local name f
+  while read -r name; do
+    f=$(ls "$CH$WORK/debs/$1/${name}"_*.deb 2>/dev/null | head -1)
+    [ -n "$f" ] || { echo "setup-aarch64: no .deb for $name ($1)" >&2; return 1; }
+    echo "$f"
+  done < "$CH$WORK/debs/$1.list"
+}
 make_sysroot() {   # make_sysroot SUITE DEST
   local suite=$1 S=$2 deb l t
   rm -rf "$S"; mkdir -p "$S"
   while read -r deb; do
     dpkg-deb -x "$deb" "$S"
-  done < <(ls "$CH$WORK/debs/$suite"/*.deb)
+  done < <(suite_debs "$suite")
   # usrmerge: bookworm's libc6 still ships /lib/aarch64-linux-gnu and /lib/ld-linux-aarch64.so.1.
   for dir in lib bin sbin; do
     if [ -d "$S/$dir" ] && [ ! -L "$S/$dir" ]; then
@@ -188,31 +200,24 @@ make_sysroot() {   # make_sysroot SUITE DEST
   # dangle and lld would silently pick libm.a instead).
   find "$S" -type l | while read -r l; do
     t=$(readlink "$l")
-    case $t in /*) ln -sfn "$(realpath -m --relative-to="$(dirname "$l")" "$S$t")" "$l" ;; esac
+    case $t in /*) ln -sfn "$(realpath -m -s --relative-to="$(dirname "$l")" "$S$t")" "$l" ;; esac
   done
-  # update-alternatives, as the pthread variant's postinst would set it up.
-  local M=$S/usr/lib/aarch64-linux-gnu P=$S/usr/lib/aarch64-linux-gnu/openblas-pthread
-  local I=$S/usr/include/aarch64-linux-gnu
-  for f in "$P"/lib*.so* "$P"/lib*.a; do
-    [ -e "$f" ] && ln -sfn "openblas-pthread/$(basename "$f")" "$M/$(basename "$f")"
-  done
-  for h in "$I"/openblas-pthread/*.h; do
-    ln -sfn "openblas-pthread/$(basename "$h")" "$I/$(basename "$h")"
-  done
-  [ -e "$I/cblas-openblas.h" ] || ln -sfn openblas-pthread/cblas.h "$I/cblas-openblas.h"
-  mkdir -p "$M/pkgconfig"
-  for pc in "$P"/pkgconfig/*.pc; do
-    case $(basename "$pc") in
-      openblas-pthread.pc) ln -sfn ../openblas-pthread/pkgconfig/openblas-pthread.pc "$M/pkgconfig/openblas.pc" ;;
-      blas-openblas.pc) ln -sfn ../openblas-pthread/pkgconfig/blas-openblas.pc "$M/pkgconfig/blas.pc" ;;
-      lapack-openblas.pc) ln -sfn ../openblas-pthread/pkgconfig/lapack-openblas.pc "$M/pkgconfig/lapack.pc" ;;
-    esac
-  done
+  # update-alternatives, emulated: every `update-alternatives --install LINK NAME PATH PRIO [--slave LINK NAME PATH]...`
+  # in the unpacked packages' postinst scripts becomes a relative symlink; per link the highest priority wins, and
+  # on a tie the OpenBLAS pthread variant (the only one in the closure anyway).
+  while read -r _ _ link path; do
+    mkdir -p "$(dirname "$S$link")"
+    ln -sfn "$(realpath -m -s --relative-to="$(dirname "$S$link")" "$S$path")" "$S$link"
+  done < <(for deb in $(suite_debs "$suite"); do
+             dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst 2>/dev/null || true
+           done | sed -e ':a' -e '/\\$/N; s/\\\n//; ta' | grep -E '^\s*update-alternatives\s+--install' \
+             | awk '{ p = $6; print p, ($5 ~ /openblas-pthread/), $3, $5
+                      for (i = 7; i <= NF; i++) if ($i == "--slave") { print p, ($(i+3) ~ /openblas-pthread/), $(i+1), $(i+3); i += 3 } }' \
+             | sort -k1,1nr -k2,2nr -s | awk '!seen[$3]++')
   # .pc files: prefix/libdir/includedir pointing into the sysroot (absolute path as seen inside the chroot),
   # so SwiftPM's pkg-config lookup yields the arm64 headers and libraries with no PKG_CONFIG_SYSROOT_DIR.
   local inner=${S#"$CH"}
-  find "$S/usr/lib/aarch64-linux-gnu/pkgconfig" "$S/usr/lib/aarch64-linux-gnu/openblas-pthread/pkgconfig" \
-       "$S/usr/share/pkgconfig" -name '*.pc' -type f 2>/dev/null | while read -r pc; do
+  find "$S/usr" -path '*/pkgconfig/*.pc' -type f | while read -r pc; do
     sed -i -E "s#^(prefix|exec_prefix|libdir|includedir|sharedlibdir)=/#\1=$inner/#" "$pc"
   done
   # Required by the project (fail early if a rename in Debian dropped something).

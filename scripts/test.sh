@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# The test command (README, CI): set up, build, run every test on the host, then fuzz the ONNX reader
-# for a bounded time (FUZZ_SECONDS, default 60).
+# The test command (README, CI). On the host: set up, build, run every test, fuzz the ONNX reader for a
+# bounded time (FUZZ_SECONDS, default 60). Then on emulated ARM: set up the aarch64 cross toolchain, run every
+# test under qemu-aarch64 as Cortex-A72 and as Cortex-A76 (on the reduced data set, RESNET_EDGE_TEST_SUBSET),
+# build the deployable binary (glibc <= 2.35), package it for a board and install the package in an arm64
+# Debian root. RESNET_EDGE_SKIP_ARM=1 stops after the host part.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+shared=${RESNET_EDGE_SHARED:-$root/../shared}
 start=$SECONDS
-bash scripts/test-setup.sh
-echo "test.sh: setup took $((SECONDS - start)) s"
-t=$SECONDS
-swift build --build-tests
-echo "test.sh: build took $((SECONDS - t)) s"
-t=$SECONDS
-swift test --skip-build
-echo "test.sh: host tests took $((SECONDS - t)) s"
-t=$SECONDS
-bash scripts/fuzz.sh
-echo "test.sh: fuzzing took $((SECONDS - t)) s; total $((SECONDS - start)) s"
+step() { echo "test.sh: $1 took $((SECONDS - t)) s"; }
+
+t=$SECONDS; bash scripts/test-setup.sh; step "setup"
+t=$SECONDS; swift build --build-tests; step "host build"
+t=$SECONDS; swift test --skip-build; step "host tests"
+t=$SECONDS; bash scripts/fuzz.sh; step "fuzzing"
+
+if [ "${RESNET_EDGE_SKIP_ARM:-0}" != 1 ]; then
+  t=$SECONDS; RESNET_EDGE_TEST_SUBSET=1 bash cross-toolchains/test-aarch64.sh; step "aarch64 toolchain and tests under qemu"
+  t=$SECONDS; XC_SKIP_SETUP=1 bash cross-toolchains/build-release.sh; step "aarch64 release build"
+  t=$SECONDS
+  rm -f out/resnet-edge_*_arm64.deb
+  bash cross-toolchains/package-deb.sh --model "$shared/models/resnet18-fashion-mnist.onnx" \
+      --labels "$shared/models/labels.txt" --board rpi4
+  bash cross-toolchains/test-deb.sh out/resnet-edge_*_arm64.deb
+  step "board package and its install test"
+fi
+echo "test.sh: all passed in $((SECONDS - start)) s"

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -65,7 +66,8 @@ public enum BoardDetector {
 
     static func hwcap() -> UInt64? {
         #if arch(arm64) && os(Linux)
-        return UInt64(getauxval(UInt(AT_HWCAP)))
+        // Swift's Glibc module does not export getauxval; the kernels' C probe reads AT_HWCAP.
+        return ck_cpu_feature_bits()
         #else
         return nil
         #endif

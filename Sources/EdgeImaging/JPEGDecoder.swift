@@ -17,7 +17,15 @@ enum JPEGDecoder {
         let headerStatus = bytes.withUnsafeBufferPointer { buf in
             tjDecompressHeader3(handle, buf.baseAddress, UInt(buf.count), &width, &height, &subsampling, &colorspace)
         }
-        if headerStatus != 0 { throw failure() }
+        if headerStatus != 0 {
+            // libjpeg-turbo 2.x reports a frame header cut off by the end of the data as success with width 0
+            // (below); 3.x fails here with its own wording. Say the same thing for both.
+            if !Self.containsFrameHeader(bytes) {
+                throw ImageError(.corruptJPEG, path: name,
+                                 cause: "corrupt JPEG: no image found before the end of the data (truncated header)")
+            }
+            throw failure()
+        }
         guard width > 0, height > 0 else {
             // libjpeg met the end of the data before a frame header (it pads with a fake EOI and only warns).
             throw ImageError(.corruptJPEG, path: name,
@@ -74,5 +82,23 @@ enum JPEGDecoder {
             }
         }
         return out
+    }
+
+    /// Whether the data holds a complete start-of-frame segment (SOF0-SOF15 but DHT/JPG/DAC), i.e. a header
+    /// that says the image size.
+    static func containsFrameHeader(_ bytes: [UInt8]) -> Bool {
+        var i = 2
+        while i + 3 < bytes.count {
+            guard bytes[i] == 0xFF else { return false }
+            let marker = bytes[i + 1]
+            if marker == 0xFF { i += 1; continue }
+            let length = Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+            if (0xC0...0xCF).contains(marker) && ![0xC4, 0xC8, 0xCC].contains(marker) {
+                return i + 2 + length <= bytes.count
+            }
+            if marker == 0xDA || marker == 0xD9 { return false }
+            i += 2 + length
+        }
+        return false
     }
 }

@@ -94,7 +94,7 @@ import Testing
         // A 7x5 image whose pixel (x, y) = 10 * y + x + 1, so every byte says where it came from (0 = padding).
         let w = 7, h = 5
         let image = DecodedImage(width: w, height: h, channels: 1,
-                                 pixels: (0..<(w * h)).map { UInt8(10 * ($0 / w) + $0 % w + 1) })
+                                 pixels: (0..<(w * h)).map { (i: Int) -> UInt8 in UInt8(10 * (i / w) + i % w + 1) })  // typed: Swift 6.2 times out otherwise
         func crop(_ ch: Int, _ cw: Int) throws -> [[UInt8]] {
             let spec = PreprocessSpec(resize: 0, cropHeight: ch, cropWidth: cw, mean: [0], std: [1], grayscale: true)
             let out = try spec.crop(image)
