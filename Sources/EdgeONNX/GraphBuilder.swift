@@ -23,6 +23,13 @@ struct GraphBuilder {
 
     init(opset: Int) { self.opset = opset }
 
+    /// Inputs each operator cannot do without (optional ones, like Conv's bias, are checked where used).
+    static let requiredInputs: [String: Int] = [
+        "Conv": 2, "BatchNormalization": 5, "Relu": 1, "Clip": 1, "Add": 2, "MaxPool": 1, "AveragePool": 1,
+        "GlobalAveragePool": 1, "Flatten": 1, "Reshape": 2, "Gemm": 2, "MatMul": 2, "Identity": 1, "Dropout": 1,
+        "QuantizeLinear": 2, "DequantizeLinear": 2,
+    ]
+
     mutating func build(_ proto: Onnx_GraphProto) throws -> Graph {
         for node in proto.node {
             for name in node.input where !name.isEmpty { uses[name, default: 0] += 1 }
@@ -88,6 +95,12 @@ struct GraphBuilder {
             throw context.error("input '\(input)' is not produced by any node and is not an initializer or graph input")
         }
         guard let output = node.output.first, !output.isEmpty else { throw context.error("has no output") }
+        if let arity = Self.requiredInputs[node.opType], node.input.count < arity || node.input.prefix(arity).contains(where: \.isEmpty) {
+            let required = node.opType == "Reshape" && opset < 5 ? 1 : arity
+            if node.input.count < required || node.input.prefix(required).contains(where: \.isEmpty) {
+                throw context.error("needs \(required) input(s), has \(node.input.filter { !$0.isEmpty }.count)")
+            }
+        }
 
         switch node.opType {
         case "Conv": try lowerConv(context)

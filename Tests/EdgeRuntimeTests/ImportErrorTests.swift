@@ -109,3 +109,20 @@ import TestSupport
         } throws: { "\($0)".contains("the input has 10 values") }
     }
 }
+
+/// Inputs the fuzzer once crashed the reader with (Tests/Fuzz/corpus-onnx/regression-*): each must now be an error.
+@Suite struct FuzzRegressionTests {
+    static let corpus = TestPaths.repositoryRoot.appendingPathComponent("Tests/Fuzz/corpus-onnx")
+
+    static var files: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: corpus.path)) ?? []).filter { $0.hasPrefix("regression-") }.sorted()
+    }
+
+    @Test(arguments: files)
+    func rejectedWithoutCrashing(_ file: String) throws {
+        let data = try Data(contentsOf: Self.corpus.appendingPathComponent(file))
+        #expect(throws: ONNXImportError.self) { try ONNXImporter.load(data: data) }
+    }
+
+    @Test func theCorpusHasRegressions() { #expect(!Self.files.isEmpty) }
+}
