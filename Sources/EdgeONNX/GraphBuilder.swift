@@ -332,8 +332,9 @@ struct GraphBuilder {
     }
 
     private mutating func lowerConstant(_ c: NodeContext) throws {
-        let attribute = c.node.attribute.first!  // a Constant has exactly one attribute
-        guard c.node.attribute.count == 1 else { throw c.error("expects exactly one value attribute") }
+        guard c.node.attribute.count == 1, let attribute = c.node.attribute.first else {
+            throw c.error("expects exactly one value attribute")
+        }
         let tensor: ConstantTensor
         switch attribute.name {
         case "value": tensor = try ConstantTensor(attribute.t, context: "'\(c.node.output[0])'")
