@@ -8,9 +8,15 @@ public final class Classifier {
     public let model: ClassificationModel
     public let session: InferenceSession
 
-    public init(model: ClassificationModel, threads: Int) throws {
+    public convenience init(model: ClassificationModel, threads: Int) throws {
+        try self.init(model: model, options: SessionOptions(threads: threads))
+    }
+
+    /// A quantized (QDQ) model runs INT8 unless `options.precision` says otherwise; preprocessing still
+    /// writes float into the session's input, which the first step quantizes.
+    public init(model: ClassificationModel, options: SessionOptions) throws {
         self.model = model
-        session = try InferenceSession(graph: model.graph, options: SessionOptions(threads: threads))
+        session = try InferenceSession(graph: model.graph, options: options)
     }
 
     /// The logits of each image, in order.

@@ -14,4 +14,8 @@ final class Arena {
     func floats(at offset: Int) -> UnsafeMutablePointer<Float> {
         (base + offset).assumingMemoryBound(to: Float.self)
     }
+
+    func int8(at offset: Int) -> UnsafeMutablePointer<Int8> {
+        (base + offset).assumingMemoryBound(to: Int8.self)
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EdgeImaging
 import EdgeModel
+import EdgeRuntime
 import Foundation
 
 struct Classify: ParsableCommand {
@@ -9,6 +10,7 @@ struct Classify: ParsableCommand {
         discussion: "A file that cannot be read or decoded is reported on standard error; the others are still classified, and the exit status is 1.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var runtimeOptions: RuntimeOptions
 
     @Option(name: .long, help: "How many classes to print per image.")
     var top = 5
@@ -33,7 +35,7 @@ struct Classify: ParsableCommand {
 
     func run() throws {
         let model = try modelOptions.load()
-        let classifier = try Classifier(model: model, threads: try modelOptions.resolvedThreads())
+        let classifier = try Classifier(model: model, options: runtimeOptions.sessionOptions(threads: try modelOptions.resolvedThreads()))
         var failures = 0
         for start in stride(from: 0, to: images.count, by: batch) {
             var decoded: [(path: String, image: DecodedImage)] = []

@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeDatasets
 import EdgeImaging
 import EdgeModel
+import EdgeRuntime
 import Foundation
 
 struct Evaluate: ParsableCommand {
@@ -10,6 +11,7 @@ struct Evaluate: ParsableCommand {
         discussion: "The set is an IDX directory (MNIST/Fashion-MNIST, e.g. /usr/share/datasets/fashion-mnist) or an ImageFolder tree (DIR/<class>/<image>). An IDX set is 28x28 gray: unless --preprocess says otherwise it uses the fashion-mnist preprocessing.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var runtimeOptions: RuntimeOptions
 
     @Option(name: .long, help: "The labelled set.")
     var dataset: String
@@ -38,7 +40,7 @@ struct Evaluate: ParsableCommand {
         let model = try options.load()
         let set = try DatasetLoader.open(dataset, split: split, labels: model.labels)
         let threads = try options.resolvedThreads()
-        let classifier = try Classifier(model: model, threads: threads)
+        let classifier = try Classifier(model: model, options: runtimeOptions.sessionOptions(threads: threads))
         let total = min(limit ?? set.count, set.count)
         var counter = AccuracyCounter()
         var failures = 0
@@ -63,9 +65,10 @@ struct Evaluate: ParsableCommand {
             print(jsonLine(["model": model.path, "dataset": set.summary, "images": counter.total, "failed": failures,
                             "top1": counter.top1Accuracy, "top5": counter.top5Accuracy, "seconds": seconds,
                             "images_per_second": Double(counter.total) / seconds, "threads": threads,
-                            "preprocess": model.preprocessSource]))
+                            "preprocess": model.preprocessSource, "precision": classifier.session.runsINT8 ? "int8" : "fp32",
+                            "kernels": classifier.session.runsINT8 ? classifier.session.kernelVariant.rawValue : "fp32"]))
         } else {
-            print("\(model.path) on \(set.summary), preprocessing: \(model.preprocessSource)")
+            print("\(model.path) on \(set.summary), preprocessing: \(model.preprocessSource), \(classifier.session.precisionSummary)")
             print(String(format: "top-1 %.4f (%d/%d)  top-5 %.4f  %.1f s, %.0f images/s, %d threads", counter.top1Accuracy, counter.top1,
                          counter.total, counter.top5Accuracy, seconds, Double(counter.total) / seconds, threads))
         }

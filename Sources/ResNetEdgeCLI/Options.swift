@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeBoards
 import EdgeImaging
 import EdgeModel
+import EdgeRuntime
 import Foundation
 
 /// Options every command that runs a model shares.
@@ -59,6 +60,34 @@ struct ModelOptions: ParsableArguments {
             }
             return try PreprocessSpec.load(contentsOf: URL(fileURLWithPath: preprocess))
         }
+    }
+}
+
+extension KernelVariant: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
+
+/// How a model runs: INT8 kernel variant and precision (classify, evaluate, bench).
+struct RuntimeOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("INT8 kernel variant: auto (the best this CPU runs), scalar, neon, neondot, avx2 or avx512vnni. Forcing one this CPU lacks is an error.", valueName: "variant"))
+    var kernels: KernelVariant = .auto
+
+    @Option(name: .long, help: ArgumentHelp("auto: a quantized (QDQ) model runs INT8, anything else FP32; fp32: run a quantized model in float with fake quantization at every quantized value (a float simulation of the INT8 model).", valueName: "auto|fp32"))
+    var precision: Precision = .auto
+
+    func sessionOptions(threads: Int) -> SessionOptions {
+        SessionOptions(threads: threads, kernels: kernels, precision: precision)
+    }
+}
+
+extension InferenceSession {
+    /// "INT8 (avx512vnni: qs8-qc8w-igemm-..., ...)", "FP32", or "mixed INT8/FP32 (...; FP32: a, b)" for reports.
+    var precisionSummary: String {
+        guard runsINT8 else {
+            return valueQuantization.contains { $0 != nil } ? "FP32 with fake quantization" : "FP32"
+        }
+        let fp32 = fp32Nodes
+        let head = fp32.isEmpty ? "INT8" : "mixed INT8/FP32 (FP32 nodes: \(fp32.joined(separator: ", ")))"
+        return head + ", kernels \(kernelVariant): " + kernelNames.joined(separator: ", ")
     }
 }
 

@@ -162,4 +162,38 @@ import TestSupport
         let preset = try run(["classify", "--model", Self.model, "--preprocess", "imagenett", Self.photo("darknet_dog.jpg")])
         #expect(preset.status != 0 && preset.stderr.contains("imagenett"))
     }
+
+    /// A QDQ model runs INT8 automatically; `--kernels scalar` gives the same logits; `--precision fp32` runs
+    /// it in float with fake quantization; forcing a variant this CPU lacks is a one-line error.
+    @Test func quantizedModelRunsINT8() throws {
+        let manifest = try FixtureManifest.load()
+        let qdq = manifest.url(try manifest.model(named: "reference-qdq-u8").file).path
+        let images = ["darknet_dog.jpg", "skimage_coffee.png"].map(Self.photo)
+        func logits(_ extra: [String]) throws -> [[Double]] {
+            let r = try run(["classify", "--model", qdq, "--preprocess", "fashion-mnist", "--json", "--logits"] + extra + images)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try r.stdout.split(separator: "\n").map {
+                let object = try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+                return try #require(object["logits"] as? [Double])
+            }
+        }
+        let auto = try logits([])
+        #expect(auto.count == 2)
+        #expect(try logits(["--kernels", "scalar", "--threads", "1"]) == auto)
+        #expect(try logits(["--precision", "fp32"]).count == 2)
+
+        let e = try run(["evaluate", "--model", qdq, "--dataset", "/usr/share/datasets/fashion-mnist", "--limit", "200", "--json"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])
+        #expect(object["precision"] as? String == "int8")
+        #expect((object["top1"] as? Double ?? 0) > 0.88)
+
+        #if arch(x86_64)
+        let missing = "neondot"
+        #else
+        let missing = "avx2"
+        #endif
+        let r = try run(["classify", "--model", qdq, "--preprocess", "fashion-mnist", "--kernels", missing, images[0]])
+        #expect(r.status != 0 && r.stderrLines.count == 1 && r.stderr.contains("'\(missing)'") && r.stderr.contains("available here"))
+    }
 }

@@ -52,12 +52,12 @@ struct ChannelAffineFP32Kernel: Kernel {
 }
 
 /// Copies a tensor whose storage order differs from its logical order (NHWC rank-4) into a
-/// logical-order buffer, or back: what a Flatten or Reshape of a feature map costs.
-struct ReorderFP32Kernel: Kernel {
+/// logical-order buffer, or back: what a Flatten or Reshape of a feature map costs (float or int8).
+struct ReorderKernel<Element>: Kernel {
     let inputShape: Shape, outputShape: Shape
-    let input: UnsafeMutablePointer<Float>
-    let output: UnsafeMutablePointer<Float>
-    let scratch: UnsafeMutablePointer<Float>
+    let input: UnsafeMutablePointer<Element>
+    let output: UnsafeMutablePointer<Element>
+    let scratch: UnsafeMutablePointer<Element>
 
     func run(pool: ThreadPool) {
         let inLogical = StorageOrder.isLogicalOrder(inputShape), outLogical = StorageOrder.isLogicalOrder(outputShape)
@@ -71,13 +71,15 @@ struct ReorderFP32Kernel: Kernel {
         }
     }
 
-    static func nhwcToNCHW(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ shape: Shape) {
+    static func nhwcToNCHW(_ src: UnsafePointer<Element>, _ dst: UnsafeMutablePointer<Element>, _ shape: Shape) {
         let (n, c, hw) = (shape[0], shape[1], shape[2] * shape[3])
         for i in 0..<n { for p in 0..<hw { for ch in 0..<c { dst[(i * c + ch) * hw + p] = src[(i * hw + p) * c + ch] } } }
     }
 
-    static func nchwToNHWC(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ shape: Shape) {
+    static func nchwToNHWC(_ src: UnsafePointer<Element>, _ dst: UnsafeMutablePointer<Element>, _ shape: Shape) {
         let (n, c, hw) = (shape[0], shape[1], shape[2] * shape[3])
         for i in 0..<n { for ch in 0..<c { for p in 0..<hw { dst[(i * hw + p) * c + ch] = src[(i * c + ch) * hw + p] } } }
     }
 }
+
+typealias ReorderFP32Kernel = ReorderKernel<Float>
