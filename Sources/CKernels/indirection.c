@@ -3,6 +3,27 @@
 
 #include "ck-indirection.h"
 
+// A copy of n bytes, as two overlapping fixed-size copies when n <= 32: the stem's runs are KW x C = 21 bytes,
+// one per kernel row and output pixel, and a libc memcpy call per 21 bytes cost as much as the GEMM behind it.
+// Fixed-size memcpy compiles to plain loads and stores; nothing outside [src, src + n) is read or written.
+static inline void ck_copy_small(int8_t* dst, const int8_t* src, size_t n) {
+  if (n >= 16 && n <= 32) {
+    char head[16], tail[16];
+    memcpy(head, src, 16);
+    memcpy(tail, src + n - 16, 16);
+    memcpy(dst, head, 16);
+    memcpy(dst + n - 16, tail, 16);
+  } else if (n >= 8 && n < 16) {
+    char head[8], tail[8];
+    memcpy(head, src, 8);
+    memcpy(tail, src + n - 8, 8);
+    memcpy(dst, head, 8);
+    memcpy(dst + n - 8, tail, 8);
+  } else {
+    memcpy(dst, src, n);
+  }
+}
+
 size_t ck_conv_output_size(size_t input_size, size_t kernel_size, size_t stride, size_t dilation,
                            size_t pad_before, size_t pad_after) {
   if (input_size == 0 || kernel_size == 0 || stride == 0 || dilation == 0) return 0;
@@ -74,8 +95,8 @@ void ck_im2col_conv2d(int8_t* out, size_t out_row_stride,
           continue;
         }
         if (kx_begin != 0) memset(dst, pad_value, kx_begin * channels);
-        memcpy(dst + kx_begin * channels, src_row + (x0 + kx_begin - padding_left) * channels,
-               (kx_end - kx_begin) * channels);
+        ck_copy_small(dst + kx_begin * channels, src_row + (x0 + kx_begin - padding_left) * channels,
+                      (kx_end - kx_begin) * channels);
         if (kx_end != kernel_width) memset(dst + kx_end * channels, pad_value, (kernel_width - kx_end) * channels);
         continue;
       }

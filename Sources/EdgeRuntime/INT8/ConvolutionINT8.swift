@@ -151,6 +151,9 @@ struct ConvolutionINT8Kernel: Kernel {
         let stride = Self.rowStride(g), chunk = t.mr, pixels = t.rows
         let perThread = Self.scratchBytesPerThread(packed)
         let input = self.input, output = self.output, scratch = self.scratch!
+        // The GEMM runs K rounded up to its kr: the packer zero-filled those weights, so whatever the row's
+        // spare bytes hold adds 0, and the kernel takes its full-width loads instead of the partial-k tail.
+        let kc = min((g.kc + g.kr - 1) / g.kr * g.kr, stride)
         forEachRange(pool, t.count) { task, range in
             let rows = (scratch + task * perThread).assumingMemoryBound(to: Int8.self)
             for index in range {
@@ -163,7 +166,7 @@ struct ConvolutionINT8Kernel: Kernel {
                                  win.dilationHeight, win.dilationWidth, w.padTop, w.padLeft, p0, p1)
                 var m = p0
                 while m < p1 {
-                    g.gemm(min(g.mr, p1 - m), g.nc, g.kc, UnsafePointer(rows + (m - p0) * stride), stride,
+                    g.gemm(min(g.mr, p1 - m), g.nc, kc, UnsafePointer(rows + (m - p0) * stride), stride,
                            g.weights(group: 0, column: 0), output + (image * pixels + m) * cout, cout, g.params)
                     m += g.mr
                 }
