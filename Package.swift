@@ -52,6 +52,9 @@ let package = Package(
         .target(name: "EdgeDatasets", dependencies: ["EdgeImaging", "CZlib"], swiftSettings: swiftSettings),
         // Board profiles (boards/*.json, embedded) and detection of the board we run on.
         .target(name: "EdgeBoards", dependencies: ["CKernels"], swiftSettings: swiftSettings),
+        // Post-training quantization for a board: observers, weight quantization, bias correction, cross-layer
+        // equalization, sensitivity analysis and the accuracy budget.
+        .target(name: "EdgeCalibration", dependencies: ["EdgeGraph", "EdgeRuntime", "EdgeBoards"], swiftSettings: swiftSettings),
         // A classifier as the tools and the daemon use it: model, preprocessing spec, labels, batched inference.
         .target(name: "EdgeModel", dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets"],
                 swiftSettings: swiftSettings),
@@ -64,6 +67,10 @@ let package = Package(
         .testTarget(name: "EdgeImagingTests", dependencies: ["EdgeImaging", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EdgeRuntimeTests",
                     dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel", "TestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "EdgeCalibrationTests",
+                    dependencies: ["EdgeCalibration", "EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets",
+                                   "EdgeModel", "EdgeBoards", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"], swiftSettings: swiftSettings),

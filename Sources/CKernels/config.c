@@ -232,3 +232,15 @@ ck_status ck_kernels_select(const char* name, ck_kernels* kernels) {
   }
   return ck_kernels_for_isa(isa, kernels);
 }
+
+ck_status ck_weight_layout_for_isa(ck_isa isa, ck_weight_layout* layout) {
+  if (layout == NULL) return CK_ERROR_INVALID_ARGUMENT;
+  switch (isa) {
+    case CK_ISA_SCALAR: *layout = (ck_weight_layout) { 4, 1, 0, 1 }; return CK_OK;
+    case CK_ISA_NEON: *layout = (ck_weight_layout) { 8, 8, 0, 16 }; return CK_OK;
+    case CK_ISA_NEONDOT: *layout = (ck_weight_layout) { 16, 4, 0, 16 }; return CK_OK;
+    case CK_ISA_AVX2: *layout = (ck_weight_layout) { 8, 8, 0, 16 }; return CK_OK;
+    case CK_ISA_AVX512VNNI: *layout = (ck_weight_layout) { 16, 8, 128, 16 }; return CK_OK;
+    default: return CK_ERROR_UNKNOWN_ISA;
+  }
+}

@@ -130,6 +130,13 @@ public struct Convolution: Sendable {
         self.activation = activation
     }
 
+    /// The float weights: `weights`, or, where a model file left them out for an INT8 node, the
+    /// dequantized int8 weights (values x per-output-channel scale).
+    public var floatWeights: [Float] {
+        guard weights.isEmpty, let q = quantized, !q.values.isEmpty else { return weights }
+        return dequantizedPerRow(q, rows: outputChannels)
+    }
+
     public var inputChannels: Int { inputChannelsPerGroup * groups }
     public var isDepthwise: Bool { groups > 1 && groups == inputChannels && inputChannelsPerGroup == 1 && outputChannels == groups }
 }
@@ -143,6 +150,12 @@ public struct FullyConnected: Sendable {
     public var activation: Activation
     /// The int8 weights, when the model is quantized; `weights` then holds their dequantized values.
     public var quantized: QuantizedWeights?
+
+    /// `weights`, or the dequantized int8 weights where a model file left the float ones out.
+    public var floatWeights: [Float] {
+        guard weights.isEmpty, let q = quantized, !q.values.isEmpty else { return weights }
+        return dequantizedPerRow(q, rows: outputs)
+    }
 
     public init(inputs: Int, outputs: Int, weights: [Float], bias: [Float]? = nil, activation: Activation = .none) {
         self.inputs = inputs
@@ -217,10 +230,21 @@ public enum Operator: Sendable {
     /// Number of learned parameters (weights and biases).
     public var parameterCount: Int {
         switch self {
-        case .convolution(let c): return c.weights.count + c.bias.count
-        case .fullyConnected(let f): return f.weights.count + f.bias.count
+        case .convolution(let c): return max(c.weights.count, c.quantized?.values.count ?? 0) + c.bias.count
+        case .fullyConnected(let f): return max(f.weights.count, f.quantized?.values.count ?? 0) + f.bias.count
         case .channelAffine(let s, let b, _): return s.count + b.count
         default: return 0
         }
     }
+}
+
+/// Per-output-channel dequantization of weights stored row by row (one row per output channel).
+func dequantizedPerRow(_ q: QuantizedWeights, rows: Int) -> [Float] {
+    let perRow = rows > 0 ? q.values.count / rows : 0
+    var out = [Float](repeating: 0, count: q.values.count)
+    for r in 0..<rows where r < q.scales.count {
+        let scale = q.scales[r]
+        for i in (r * perRow)..<((r + 1) * perRow) { out[i] = Float(q.values[i]) * scale }
+    }
+    return out
 }

@@ -71,6 +71,13 @@ public struct ClassificationModel: Sendable {
     }
 
     public func label(_ index: Int) -> String { labels?[index] ?? "class \(index)" }
+
+    /// The same classifier (preprocessing, labels) on another graph of the same input and classes, e.g. its
+    /// quantized version.
+    public func replacingGraph(_ graph: Graph) -> ClassificationModel {
+        ClassificationModel(path: path, graph: graph, preprocess: preprocess, preprocessSource: preprocessSource,
+                            labels: labels, classes: classes, inputName: inputName)
+    }
 }
 
 public struct ModelError: Error, CustomStringConvertible {

@@ -72,10 +72,16 @@ public final class InferenceSession {
     /// How each node runs (INT8 or FP32, which kernel, why FP32), in graph order.
     public private(set) var nodeExecutions: [NodeExecution] = []
 
-    public init(graph: Graph, options: SessionOptions = SessionOptions()) throws {
+    /// Pre-packed weights (a model file's) this session reads in place; kept to keep their memory alive.
+    public let prepacked: PrepackedWeights?
+    /// INT8 nodes whose weights the session reads from `prepacked` in place (the others it packed itself).
+    public private(set) var prepackedNodes: [String] = []
+
+    public init(graph: Graph, options: SessionOptions = SessionOptions(), prepacked: PrepackedWeights? = nil) throws {
         try graph.validate()
         self.graph = graph
         self.options = options
+        self.prepacked = prepacked
         kernelSet = try KernelSet(options.kernels)
         strategy = ExecutionStrategy(graph: graph, precision: options.precision)
         pool = ThreadPool(threadCount: options.threads)
@@ -86,8 +92,10 @@ public final class InferenceSession {
             switch node.op {
             case .convolution(let conv):
                 if int8 {
-                    let packed = try PackedConvolutionINT8(node: node, conv: conv, kernels: kernelSet, input: q[node.inputs[0]]!, output: q[node.output]!)
+                    let packed = try PackedConvolutionINT8(node: node, conv: conv, kernels: kernelSet, input: q[node.inputs[0]]!, output: q[node.output]!,
+                                                           prepacked: prepacked?.blobs[node.name])
                     packedConvolutionsINT8[index] = packed
+                    if packed.gemm?.usesPrepacked ?? (packed.depthwise?.packedBuffer == nil) { prepackedNodes.append(node.name) }
                     kernel = packed.kernelName
                 } else {
                     packedConvolutions[index] = PackedConvolutionFP32(conv)
@@ -98,7 +106,9 @@ public final class InferenceSession {
                     let qw = fc.quantized!
                     packedFullyConnectedINT8[index] = try PackedGemmINT8(node: node, kernels: kernelSet, groups: 1, nc: fc.outputs, ks: 1, kc: fc.inputs,
                                                                          weights: qw.values, bias: qw.bias, scales: qw.scales,
-                                                                         input: q[node.inputs[0]]!, output: q[node.output]!, activation: fc.activation)
+                                                                         input: q[node.inputs[0]]!, output: q[node.output]!, activation: fc.activation,
+                                                                         prepacked: prepacked?.blobs[node.name])
+                    if packedFullyConnectedINT8[index]!.usesPrepacked { prepackedNodes.append(node.name) }
                     kernel = kernelSet.gemmName
                 } else {
                     packedFullyConnected[index] = PackedFullyConnectedFP32(fc)

@@ -66,6 +66,16 @@ ck_status ck_kernels_for_isa(ck_isa isa, ck_kernels* kernels);
 // name NULL or "auto": the best available; otherwise forces that variant (errors as above).
 ck_status ck_kernels_select(const char* name, ck_kernels* kernels);
 
+// The weight layouts an ISA level's kernels read (GEMM/IGEMM nr, kr, input_offset; depthwise cr), on any
+// build and CPU: a model file packed on an x86 host for a Cortex-A72 board asks this, never the kernels.
+// Kept equal to ck_kernels_for_isa's descriptors (a test checks every available ISA).
+typedef struct ck_weight_layout {
+  uint32_t gemm_nr, gemm_kr;
+  int32_t gemm_input_offset;
+  uint32_t dwconv_cr;
+} ck_weight_layout;
+ck_status ck_weight_layout_for_isa(ck_isa isa, ck_weight_layout* layout);
+
 // Raw feature words, for diagnostics and tests: AT_HWCAP on Linux/aarch64; on x86-64 bit 0 = AVX2
 // usable, bit 1 = AVX-512 F/BW/VL usable, bit 2 = AVX512_VNNI (cpuid and OS state via xgetbv).
 uint64_t ck_cpu_feature_bits(void);

@@ -10,7 +10,9 @@ final class PackedConvolutionFP32 {
     let reductionSize: Int      // K = KH * KW * Cin/groups
     let outputsPerGroup: Int
 
-    init(_ conv: Convolution) {
+    init(_ original: Convolution) {
+        var conv = original
+        conv.weights = original.floatWeights
         self.conv = conv
         let kh = conv.window.kernelHeight, kw = conv.window.kernelWidth, cig = conv.inputChannelsPerGroup
         let cog = conv.outputChannels / conv.groups

@@ -7,7 +7,9 @@ final class PackedFullyConnectedFP32 {
     let weights: UnsafeMutablePointer<Float>
     let bias: UnsafeMutablePointer<Float>
 
-    init(_ fc: FullyConnected) {
+    init(_ original: FullyConnected) {
+        var fc = original
+        fc.weights = original.floatWeights
         self.fc = fc
         weights = .allocate(capacity: fc.weights.count)
         weights.initialize(from: fc.weights, count: fc.weights.count)

@@ -183,7 +183,7 @@ struct ConvolutionINT8Kernel: Kernel {
         let chunk = max(1, min(pixels, 4096 / max(channels, 1)))
         let chunks = (pixels + chunk - 1) / chunk
         let indirection = self.indirection!, output = self.output, zero = UnsafePointer(packed.zero.int8)
-        let weights = UnsafeRawPointer(d.packed.pointer)
+        let weights = d.pointer
         forEachRange(pool, batch * chunks) { _, range in
             for index in range {
                 let image = index / chunks, p0 = (index % chunks) * chunk

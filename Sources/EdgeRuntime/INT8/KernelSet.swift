@@ -56,3 +56,38 @@ struct KernelSet {
         #endif
     }
 }
+
+/// The weight layouts a kernel variant reads: what a model file is pre-packed for. Known for every variant on
+/// every build (an x86 host packs for a Cortex-A72 board), from CKernels' `ck_weight_layout_for_isa`.
+public struct WeightLayout: Hashable, Codable, Sendable, CustomStringConvertible {
+    public var gemmNR: Int
+    public var gemmKR: Int
+    /// Added to the input zero point when the bias is folded (128 for the VNNI kernel's u8 x s8 trick).
+    public var gemmInputOffset: Int
+    public var depthwiseCR: Int
+
+    public init(gemmNR: Int, gemmKR: Int, gemmInputOffset: Int, depthwiseCR: Int) {
+        (self.gemmNR, self.gemmKR, self.gemmInputOffset, self.depthwiseCR) = (gemmNR, gemmKR, gemmInputOffset, depthwiseCR)
+    }
+
+    /// The layout of `variant` (`.auto`: the best variant of this CPU).
+    public init(_ variant: KernelVariant) {
+        let resolved = variant == .auto ? KernelVariant.best : variant
+        var layout = ck_weight_layout()
+        let status = ck_weight_layout_for_isa(resolved.isa ?? CK_ISA_SCALAR, &layout)
+        precondition(status == CK_OK, "no weight layout for \(resolved)")
+        self.init(gemmNR: Int(layout.gemm_nr), gemmKR: Int(layout.gemm_kr), gemmInputOffset: Int(layout.gemm_input_offset),
+                  depthwiseCR: Int(layout.dwconv_cr))
+    }
+
+    public var description: String {
+        "gemm nr\(gemmNR) kr\(gemmKR)" + (gemmInputOffset != 0 ? " input offset \(gemmInputOffset)" : "") + ", depthwise cr\(depthwiseCR)"
+    }
+}
+
+extension KernelSet {
+    var weightLayout: WeightLayout {
+        WeightLayout(gemmNR: Int(kernels.gemm.nr), gemmKR: Int(kernels.gemm.kr), gemmInputOffset: Int(kernels.gemm.input_offset),
+                     depthwiseCR: Int(kernels.dwconv.cr))
+    }
+}
