@@ -213,6 +213,8 @@ struct GraphDecoder {
     var packed: [Int: PackedWeightsView] = [:]
     /// The quantization the runtime uses per value: the value's own, or propagated through MaxPool/Flatten/Reshape.
     var effectiveQuantization: [QuantizationParameters?] = []
+    /// Values produced so far (graph inputs, then node outputs in order).
+    var produced: [Bool] = []
 
     init(weights: UnsafeRawBufferPointer) { self.weights = weights }
 
@@ -228,6 +230,8 @@ struct GraphDecoder {
         guard !graph.values.isEmpty else { throw top.error("values", "the graph has no values") }
         graph.inputs = try top.ints("inputs", valueRange)
         graph.outputs = try top.ints("outputs", valueRange)
+        produced = [Bool](repeating: false, count: graph.values.count)
+        for id in graph.inputs { produced[id] = true }
         let nodes = try top.array("nodes")
         guard nodes.count <= Self.maxCount else { throw top.error("nodes", "\(nodes.count) nodes; at most \(Self.maxCount)") }
         for (i, n) in nodes.enumerated() { try decodeNode(n, index: i) }
@@ -362,6 +366,14 @@ struct GraphDecoder {
             throw o.error("inputs", "\(op.rawValue) node '\(name)' takes \(expectedInputs) input(s), not \(inputs.count)")
         }
         let label = "node '\(name)' (\(op.rawValue))"
+        // Single assignment in execution order (Graph.validate checks it again on the whole graph).
+        if let unproduced = inputs.first(where: { !produced[$0] }) {
+            throw ModelFileError("section 'graph': \(label) reads '\(graph.values[unproduced].name)' before anything produces it")
+        }
+        guard !produced[output] else {
+            throw ModelFileError("section 'graph': \(label) writes '\(graph.values[output].name)', which is already produced")
+        }
+        produced[output] = true
         let channels = 1...Self.maxChannels
         let operation: Operator
         switch op {

@@ -84,40 +84,15 @@ public enum JSONValue: Sendable, Codable, Equatable, CustomStringConvertible {
     /// Nesting deeper than this is rejected before decoding (the decoder recurses).
     static let maxDepth = 64
 
-    /// Parses JSON text; errors name `section`.
+    /// Parses JSON text (strictly: `JSONParser`); errors name `section` and the position.
     static func parse(_ bytes: UnsafeRawBufferPointer, section: String) throws -> JSONValue {
-        // Depth first, without recursion, outside strings.
-        var depth = 0, inString = false, escaped = false
-        for b in bytes {
-            if inString {
-                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
-                continue
-            }
-            switch b {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                if depth > maxDepth { throw ModelFileError("malformed JSON in section '\(section)': nested deeper than \(maxDepth) levels") }
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-            default: break
-            }
-        }
         guard std.isValidUTF8(bytes) else {
             throw ModelFileError("malformed JSON in section '\(section)': not valid UTF-8")
         }
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch let error as DecodingError {
-            let detail: String
-            switch error {
-            case .dataCorrupted(let ctx):
-                detail = ctx.underlyingError.map { "\($0)" } ?? ctx.debugDescription
-            default:
-                detail = "\(error)"
-            }
-            throw ModelFileError("malformed JSON in section '\(section)': \(oneLine(detail))")
-        } catch {
-            throw ModelFileError("malformed JSON in section '\(section)': \(oneLine("\(error)"))")
+            return try JSONParser.parse(bytes, maxDepth: maxDepth)
+        } catch let f as JSONParser.Failure {
+            throw ModelFileError("malformed JSON in section '\(section)': \(f.why) at \(JSONParser.position(bytes, f.offset))")
         }
     }
 }

@@ -105,7 +105,7 @@ public struct ModelMetadata: Sendable, Equatable {
 
 extension ModelMetadata {
     func json() throws -> JSONValue {
-        let spec = try JSONDecoder().decode(JSONValue.self, from: try preprocessing.jsonData())
+        let spec = try preprocessing.jsonData().withUnsafeBytes { try JSONValue.parse($0, section: Format.metaKind) }
         var provenanceJSON: [String: JSONValue] = [
             "sourceModelSHA256": .string(provenance.sourceModelSHA256),
             "sourceModelName": .string(provenance.sourceModelName),
