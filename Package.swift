@@ -16,10 +16,13 @@ let package = Package(
         .library(name: "EdgeRuntime", targets: ["EdgeRuntime"]),
         // For the libFuzzer package in Tests/Fuzz, which links libFuzzer's own main and so lives apart.
         .library(name: "EdgeONNX", targets: ["EdgeONNX"]),
+        .library(name: "EdgeModelFile", targets: ["EdgeModelFile"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // SHA-256 of the source model and calibration set recorded in a model file's provenance.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // System libraries (module maps only; the C lives in Debian's packages).
@@ -58,6 +61,11 @@ let package = Package(
         // A classifier as the tools and the daemon use it: model, preprocessing spec, labels, batched inference.
         .target(name: "EdgeModel", dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets"],
                 swiftSettings: swiftSettings),
+        // The deployable model file (.rem): graph, metadata and pre-packed INT8 weights in one mmap-able,
+        // versioned, checksummed file; the reader validates everything before handing anything out.
+        .target(name: "EdgeModelFile",
+                dependencies: ["EdgeGraph", "EdgeImaging", "CZlib", "CKernels", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: swiftSettings),
         // The `resnet-edge` command.
         .executableTarget(name: "ResNetEdgeCLI",
                           dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel", "EdgeBoards",
@@ -74,6 +82,9 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"], swiftSettings: swiftSettings),
+        .testTarget(name: "EdgeModelFileTests",
+                    dependencies: ["EdgeModelFile", "EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "CKernels", "TestSupport"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "EdgeBoardsTests", dependencies: ["EdgeBoards", "TestSupport"], swiftSettings: swiftSettings),
         // Locating generated fixtures (.fixtures/, made by Tests/Fixtures/make_fixtures.py) and ../shared.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
