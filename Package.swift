@@ -59,7 +59,7 @@ let package = Package(
         // equalization, sensitivity analysis and the accuracy budget.
         .target(name: "EdgeCalibration", dependencies: ["EdgeGraph", "EdgeRuntime", "EdgeBoards"], swiftSettings: swiftSettings),
         // A classifier as the tools and the daemon use it: model, preprocessing spec, labels, batched inference.
-        .target(name: "EdgeModel", dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets"],
+        .target(name: "EdgeModel", dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModelFile"],
                 swiftSettings: swiftSettings),
         // The deployable model file (.rem): graph, metadata and pre-packed INT8 weights in one mmap-able,
         // versioned, checksummed file; the reader validates everything before handing anything out.
@@ -69,7 +69,9 @@ let package = Package(
         // The `resnet-edge` command.
         .executableTarget(name: "ResNetEdgeCLI",
                           dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel", "EdgeBoards",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                                         "EdgeCalibration", "EdgeModelFile",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Crypto", package: "swift-crypto")],
                           swiftSettings: swiftSettings),
 
         .testTarget(name: "EdgeImagingTests", dependencies: ["EdgeImaging", "TestSupport"], swiftSettings: swiftSettings),

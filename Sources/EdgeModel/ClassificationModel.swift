@@ -1,7 +1,9 @@
 import EdgeDatasets
 import EdgeGraph
 import EdgeImaging
+import EdgeModelFile
 import EdgeONNX
+import EdgeRuntime
 import Foundation
 
 /// An image classifier ready to run: its graph, how images become its input, and its class names.
@@ -14,6 +16,12 @@ public struct ClassificationModel: Sendable {
     public let labels: Labels?
     public let classes: Int
     public let inputName: String
+    /// For a model file (.rem): the board it was packed for, its kernels, and its packed weights (used in place when
+    /// this CPU's kernels read that layout). Nil for ONNX.
+    public let fileBoard: String?
+    public let fileKernels: String?
+    public let prepacked: PrepackedWeights?
+    public let modelFile: LoadedModelFile?
 
     /// Loads an ONNX model and resolves its preprocessing and labels:
     /// - preprocessing: `preprocess` if given, else `<model>.preprocess.json` beside the model, else a
@@ -23,6 +31,9 @@ public struct ClassificationModel: Sendable {
     ///   `labels.txt` beside the model when its count matches.
     public static func load(path: String, labelsPath: String? = nil, preprocess: PreprocessSpec? = nil) throws -> ClassificationModel {
         let url = URL(fileURLWithPath: path)
+        if ModelFile.looksLikeModelFile(url) {
+            return try loadModelFile(url, labelsPath: labelsPath, preprocess: preprocess)
+        }
         let imported = try ONNXImporter.load(contentsOf: url)
         let graph = imported.graph
         guard graph.inputs.count == 1, graph.outputs.count == 1 else {
@@ -67,7 +78,48 @@ public struct ClassificationModel: Sendable {
             labels = candidates.lazy.compactMap { try? Labels(contentsOf: $0, classes: classes) }.first
         }
         return ClassificationModel(path: path, graph: graph, preprocess: spec, preprocessSource: source,
-                                   labels: labels, classes: classes, inputName: input.name)
+                                   labels: labels, classes: classes, inputName: input.name,
+                                   fileBoard: nil, fileKernels: nil, prepacked: nil, modelFile: nil)
+    }
+
+    /// A calibrated model file: graph, preprocessing and labels from the file (the command line may override the
+    /// last two), packed weights in place.
+    static func loadModelFile(_ url: URL, labelsPath: String?, preprocess: PreprocessSpec?) throws -> ClassificationModel {
+        let path = url.path
+        let file = try ModelFile.read(contentsOf: url)
+        let graph = file.graph
+        guard graph.inputs.count == 1, graph.outputs.count == 1 else {
+            throw ModelError("\(path): a classifier has one input and one output; this model has \(graph.inputs.count) and \(graph.outputs.count)")
+        }
+        let spec = preprocess ?? file.metadata.preprocessing
+        let shapes = try graph.inferShapes(inputShapes: [Shape([1, spec.channels, spec.inputHeight, spec.inputWidth])])
+        let outputShape = shapes[graph.outputs[0]]
+        guard outputShape.rank == 2, outputShape[0] == 1 else {
+            throw ModelError("\(path): a classifier's output is [N, classes]; this model's is \(outputShape)")
+        }
+        let classes = outputShape[1]
+        var labels: Labels? = nil
+        if let labelsPath {
+            labels = try Labels(contentsOf: URL(fileURLWithPath: labelsPath), classes: classes)
+        } else if !file.metadata.labels.isEmpty {
+            labels = Labels(names: file.metadata.labels)
+        }
+        var blobs: [String: PrepackedWeights.Blob] = [:]
+        for (node, view) in file.packed {
+            let geometry: PackedGeometry
+            switch view.kind {
+            case let .gemm(nr, kr, offset, groups, nc, ks, kc, izp):
+                geometry = .gemm(nr: nr, kr: kr, inputOffset: Int(offset), groups: groups, nc: nc, ks: ks, kc: kc, inputZeroPoint: Int(izp))
+            case let .depthwise(cr, channels, ks, izp):
+                geometry = .depthwise(cr: cr, channels: channels, ks: ks, inputZeroPoint: Int(izp))
+            }
+            blobs[node] = PrepackedWeights.Blob(geometry: geometry, bytes: view.bytes)
+        }
+        return ClassificationModel(path: path, graph: graph, preprocess: spec,
+                                   preprocessSource: preprocess == nil ? "model file" : "command line", labels: labels,
+                                   classes: classes, inputName: graph.values[graph.inputs[0]].name,
+                                   fileBoard: file.metadata.board, fileKernels: file.metadata.kernelLayout,
+                                   prepacked: PrepackedWeights(blobs: blobs, owner: file), modelFile: file)
     }
 
     public func label(_ index: Int) -> String { labels?[index] ?? "class \(index)" }
@@ -76,7 +128,8 @@ public struct ClassificationModel: Sendable {
     /// quantized version.
     public func replacingGraph(_ graph: Graph) -> ClassificationModel {
         ClassificationModel(path: path, graph: graph, preprocess: preprocess, preprocessSource: preprocessSource,
-                            labels: labels, classes: classes, inputName: inputName)
+                            labels: labels, classes: classes, inputName: inputName, fileBoard: nil, fileKernels: nil,
+                            prepacked: nil, modelFile: nil)
     }
 }
 

@@ -16,7 +16,7 @@ public final class Classifier {
     /// writes float into the session's input, which the first step quantizes.
     public init(model: ClassificationModel, options: SessionOptions) throws {
         self.model = model
-        session = try InferenceSession(graph: model.graph, options: options)
+        session = try InferenceSession(graph: model.graph, options: options, prepacked: model.prepacked)
     }
 
     /// The logits of each image, in order.

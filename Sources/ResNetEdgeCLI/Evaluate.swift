@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeDatasets
 import EdgeImaging
 import EdgeModel
+import EdgeModelFile
 import EdgeRuntime
 import Foundation
 
@@ -36,7 +37,8 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         var options = modelOptions
         let probe = try DatasetLoader.open(dataset, split: split)
-        if probe is IDXDataset && options.preprocess == nil { options.preprocess = "fashion-mnist" }
+        let isModelFile = ModelFile.looksLikeModelFile(URL(fileURLWithPath: options.model))  // carries its own preprocessing
+        if probe is IDXDataset && options.preprocess == nil && !isModelFile { options.preprocess = "fashion-mnist" }
         let model = try options.load()
         let set = try DatasetLoader.open(dataset, split: split, labels: model.labels)
         let threads = try options.resolvedThreads()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EdgeGraph
+import EdgeModelFile
 import EdgeONNX
 import Foundation
 
@@ -7,7 +8,7 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a model's layers: operator, output shape, parameters and multiply-accumulates.")
 
-    @Argument(help: "An ONNX model.")
+    @Argument(help: "An ONNX model or a model file (.rem).")
     var model: String
 
     @Option(name: .long, help: ArgumentHelp("Input shape N,C,H,W (default: the declared shape, batch 1, 224x224 where symbolic).", valueName: "shape"))
@@ -17,6 +18,11 @@ struct Inspect: ParsableCommand {
     var json = false
 
     func run() throws {
+        if ModelFile.looksLikeModelFile(URL(fileURLWithPath: model)) {
+            // A model file: its sections (verified), board, provenance and quantization summary.
+            print(try ModelFile.describe(URL(fileURLWithPath: model)))
+            return
+        }
         let imported = try ONNXImporter.load(contentsOf: URL(fileURLWithPath: model))
         let graph = imported.graph
         let shape = try inputShape(graph)

@@ -2,12 +2,13 @@ import ArgumentParser
 import EdgeBoards
 import EdgeImaging
 import EdgeModel
+import EdgeModelFile
 import EdgeRuntime
 import Foundation
 
 /// Options every command that runs a model shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "The model: an ONNX file.")
+    @Option(name: .long, help: "The model: an ONNX file, or a model file (.rem) written by `resnet-edge calibrate`.")
     var model: String
 
     @Option(name: .long, help: "Class names, one per line (default: <model>.labels.txt or labels.txt beside the model, if its count matches).")
@@ -46,7 +47,22 @@ struct ModelOptions: ParsableArguments {
     }
 
     func load() throws -> ClassificationModel {
-        try ClassificationModel.load(path: model, labelsPath: labels, preprocess: try preprocessSpec())
+        let loaded = try ClassificationModel.load(path: model, labelsPath: labels, preprocess: try preprocessSpec())
+        if let fileBoard = loaded.fileBoard { try checkBoard(fileBoard, loaded) }
+        return loaded
+    }
+
+    /// A model file runs on the board it was packed for (or anywhere, if generic). On a machine that is no known
+    /// board (a development host) it runs too, with a note: the session reads the packed weights in place when its
+    /// kernels share the layout, else packs them for its own.
+    func checkBoard(_ fileBoard: String, _ loaded: ClassificationModel) throws {
+        guard fileBoard != ModelFileBoardCheck.generic else { return }
+        let running = board != nil ? try boardProfile()?.name : BoardDetector.detect(catalog: BoardCatalog.builtin()).profile?.name
+        guard let running else {
+            printError("note: \(model) was packed for \(fileBoard) (\(loaded.fileKernels ?? "?") kernels); this machine matches no board profile, so it runs on this CPU's kernels")
+            return
+        }
+        try ModelFileBoardCheck.check(fileBoard: fileBoard, runningBoard: running, kernelLayout: loaded.fileKernels ?? "")
     }
 
     func preprocessSpec() throws -> PreprocessSpec? {
@@ -87,7 +103,14 @@ extension InferenceSession {
         }
         let fp32 = fp32Nodes
         let head = fp32.isEmpty ? "INT8" : "mixed INT8/FP32 (FP32 nodes: \(fp32.joined(separator: ", ")))"
-        return head + ", kernels \(kernelVariant): " + kernelNames.joined(separator: ", ")
+        var summary = head + ", kernels \(kernelVariant): " + kernelNames.joined(separator: ", ")
+        if let prepacked {
+            let int8 = nodeExecutions.filter { $0.precision == .int8 && prepacked.blobs[$0.name] != nil }.count
+            summary += prepackedNodes.count == int8
+                ? "; packed weights read in place from the model file (\(prepackedNodes.count) layers)"
+                : "; the model file's packing is not this CPU's: \(int8 - prepackedNodes.count) of \(int8) layers repacked"
+        }
+        return summary
     }
 }
 
