@@ -1,5 +1,7 @@
 import ArgumentParser
 import EdgeGraph
+import EdgeModel
+import EdgeModelFile
 import EdgeONNX
 import EdgeRuntime
 import Foundation
@@ -60,7 +62,11 @@ struct Bench: ParsableCommand {
             print("input \(size)x\(size); median of >= \(minRuns) runs and >= \(minSeconds) s per row; onnxruntime runs the same file")
         }
         for path in models {
-            let graph = try ONNXImporter.load(contentsOf: URL(fileURLWithPath: path)).graph
+            // A model file (.rem) runs with its packed weights; onnxruntime cannot read it, so its peer column stays empty
+            // (bench the QDQ ONNX model beside it for that).
+            let isModelFile = ModelFile.looksLikeModelFile(URL(fileURLWithPath: path))
+            let modelFile = isModelFile ? try ClassificationModel.load(path: path) : nil
+            let graph = try modelFile?.graph ?? ONNXImporter.load(contentsOf: URL(fileURLWithPath: path)).graph
             let channels: Int = {
                 if case .fixed(let c)? = graph.values[graph.inputs[0]].declaredShape?[1] { return c }
                 return 3
@@ -71,7 +77,7 @@ struct Bench: ParsableCommand {
                     let shape = Shape([b, channels, size, size])
                     let shapes = try graph.inferShapes(inputShapes: [shape])
                     let macs = graph.nodes.reduce(0) { $0 + $1.op.multiplyAccumulates(inputs: $1.inputs.map { shapes[$0] }, output: shapes[$1.output]) }
-                    let session = try InferenceSession(graph: graph, options: runtimeOptions.sessionOptions(threads: t))
+                    let session = try InferenceSession(graph: graph, options: runtimeOptions.sessionOptions(threads: t), prepacked: modelFile?.prepacked)
                     let precision = session.runsINT8 ? (session.fp32Nodes.isEmpty ? "int8" : "mixed") : "fp32"
                     if !json && !printedHeader {
                         print("\n\(path), input \(channels)x\(size)x\(size): \(session.precisionSummary)")
@@ -86,7 +92,7 @@ struct Bench: ParsableCommand {
                     if layers { try printLayerTimes(session, graph: graph, shapes: shapes, batch: b, threads: t) }
                     let oursPerImage = ours / Double(b)
                     var peer: Double? = nil
-                    if peerAvailable {
+                    if peerAvailable && !isModelFile {
                         peer = try runPeer(script: peerScript, model: path, batch: b, channels: channels, threads: t).map { $0 / Double(b) }
                     }
                     let gmacs = Double(macs) / 1e9 / (ours / 1000)
