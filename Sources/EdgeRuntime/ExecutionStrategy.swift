@@ -42,7 +42,7 @@ struct ExecutionStrategy {
     let needsInt8: [Bool]
     let fakeQuantize: [Bool]
 
-    init(graph: Graph, precision: Precision) {
+    init(graph: Graph, precision: Precision, int8Input: Bool = false) {
         let count = graph.values.count
         var quantization = graph.values.map(\.quantization)
         for node in graph.nodes where quantization[node.output] == nil {
@@ -71,6 +71,12 @@ struct ExecutionStrategy {
             }
         }
         for id in graph.outputs { needsFloat[id] = true }
+        // A quantized graph input read only by INT8 nodes can be handed over as int8 (no quantize step).
+        if int8Input {
+            for id in graph.inputs where quantization[id] != nil && needsInt8[id] && !needsFloat[id] {
+                native[id] = .int8
+            }
+        }
         self.quantization = quantization
         self.runsINT8 = runsINT8
         self.fp32Reason = reasons

@@ -83,7 +83,7 @@ public final class InferenceSession {
         self.options = options
         self.prepacked = prepacked
         kernelSet = try KernelSet(options.kernels)
-        strategy = ExecutionStrategy(graph: graph, precision: options.precision)
+        strategy = ExecutionStrategy(graph: graph, precision: options.precision, int8Input: options.int8Input)
         pool = ThreadPool(threadCount: options.threads)
         let q = strategy.quantization
         for (index, node) in graph.nodes.enumerated() {
@@ -194,8 +194,12 @@ public final class InferenceSession {
             }
         }
         for v in graph.inputs {
-            floatBuffer[v] = newBuffer(4 * shapes[v].elementCount)
-            addConversions(v)
+            if s.native[v] == .int8 {
+                int8Buffer[v] = newBuffer(shapes[v].elementCount)
+            } else {
+                floatBuffer[v] = newBuffer(4 * shapes[v].elementCount)
+                addConversions(v)
+            }
         }
         for (index, node) in graph.nodes.enumerated() {
             let v = node.output, x = node.inputs[0]
@@ -227,7 +231,7 @@ public final class InferenceSession {
         }
         let liveOut = graph.outputs.flatMap { [floatBuffer[$0], int8Buffer[$0]].compactMap { $0 } }
         let plan = MemoryPlan(byteSizes: byteSizes, owner: owner, steps: planned.map(access),
-                              liveIn: graph.inputs.map { floatBuffer[$0]! }, liveOut: liveOut)
+                              liveIn: graph.inputs.map { floatBuffer[$0] ?? int8Buffer[$0]! }, liveOut: liveOut)
         let arena = Arena(bytes: plan.arenaBytes)
         func floats(_ v: ValueID) -> UnsafeMutablePointer<Float> { arena.floats(at: plan.offsets[floatBuffer[v]!]) }
         func int8s(_ v: ValueID) -> UnsafeMutablePointer<Int8> { arena.int8(at: plan.offsets[int8Buffer[v]!]) }
@@ -389,7 +393,19 @@ public final class InferenceSession {
     /// directly; for a quantized model the first step quantizes it with the input's parameters.
     public func inputBuffer(_ index: Int = 0) throws -> UnsafeMutablePointer<Float> {
         guard let arena, let plan = memoryPlan else { throw GraphError("the session has not been prepared for an input shape") }
-        return arena.floats(at: plan.offsets[floatBuffer[graph.inputs[index]]!])
+        guard let buffer = floatBuffer[graph.inputs[index]] else {
+            throw GraphError("input '\(graph.values[graph.inputs[index]].name)' is taken as int8 by this session: write it through int8InputBuffer()")
+        }
+        return arena.floats(at: plan.offsets[buffer])
+    }
+
+    /// The int8 storage (NHWC) of graph input `index` and its quantization, when the session takes that input
+    /// quantized (`SessionOptions.int8Input`, and only INT8 nodes read it); nil when it takes float.
+    public func int8InputBuffer(_ index: Int = 0) throws -> (pointer: UnsafeMutablePointer<Int8>, quantization: QuantizationParameters)? {
+        guard let arena, let plan = memoryPlan else { throw GraphError("the session has not been prepared for an input shape") }
+        let id = graph.inputs[index]
+        guard strategy.native[id] == .int8, let buffer = int8Buffer[id], let q = strategy.quantization[id] else { return nil }
+        return (arena.int8(at: plan.offsets[buffer]), q)
     }
 
     /// Copies a logical-order (NCHW) input into its NHWC storage.

@@ -28,11 +28,16 @@ public struct SessionOptions: Sendable {
     /// The INT8 kernel variant; forcing one this CPU or binary cannot run is an error at session creation.
     public var kernels: KernelVariant
     public var precision: Precision
+    /// Take a quantized graph input as int8 (`InferenceSession.int8InputBuffer`), so preprocessing writes the
+    /// quantized tensor directly and the session has no quantize step. Only where every consumer of the input runs
+    /// INT8; otherwise the input stays float.
+    public var int8Input: Bool
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: KernelVariant = .auto,
-                precision: Precision = .auto) {
+                precision: Precision = .auto, int8Input: Bool = false) {
         self.threads = max(1, threads)
         self.kernels = kernels
         self.precision = precision
+        self.int8Input = int8Input
     }
 }

@@ -217,3 +217,27 @@ import TestSupport
         }
     }
 }
+
+/// `SessionOptions.int8Input`: preprocessing writes the quantized input itself (the daemon's one-pass path).
+@Suite struct Int8InputTests {
+    @Test("an int8 input written directly gives the bytes of the float input quantized by the session")
+    func int8InputEqualsQuantizedFloatInput() throws {
+        let (graph, input, shape) = try QuantizedKernelTests.fixtureInput("reference-qdq-u8")
+        let float = try InferenceSession(graph: graph, options: SessionOptions(threads: 2))
+        let expected = try float.run(input: input, shape: shape).values
+        #expect(try float.prepare(inputShape: shape) == () && float.int8InputBuffer() == nil)
+        let session = try InferenceSession(graph: graph, options: SessionOptions(threads: 2, int8Input: true))
+        try session.prepare(inputShape: shape)
+        let (pointer, q) = try #require(try session.int8InputBuffer())
+        #expect(q == session.valueQuantization[graph.inputs[0]]!)
+        #expect(throws: GraphError.self) { try session.inputBuffer() }
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        for b in 0..<n { for y in 0..<h { for x in 0..<w { for ch in 0..<c {
+            pointer[((b * h + y) * w + x) * c + ch] = q.quantize(input[((b * c + ch) * h + y) * w + x])
+        } } } }
+        try session.execute()
+        #expect(try session.output().values == expected)
+        // No quantize step: the first step is the first node.
+        #expect(try session.executeProfiledSteps().first?.op != "Quantize")
+    }
+}
