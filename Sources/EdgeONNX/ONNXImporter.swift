@@ -73,7 +73,7 @@ public enum ONNXImporter {
         if starts([0x89, 0x50, 0x4E, 0x47]) { return "a PNG image" }
         if starts([0x80, 0x02]) || starts([0x80, 0x04]) || starts([0x80, 0x05]) { return "a Python pickle" }
         if starts([0x7F, 0x45, 0x4C, 0x46]) { return "an ELF executable" }
-        if starts(Array("REMODEL".utf8)) { return "a resnet-edge model file; it is read by the model-file loader, not as ONNX" }
+        if starts(Array("RNEDGEM".utf8) + [0]) { return "a resnet-edge model file (.rem); it is read by the model-file loader, not as ONNX" }
         return nil
     }
 

@@ -10,5 +10,8 @@ let package = Package(
         .executableTarget(name: "FuzzONNXReader",
                           dependencies: [.product(name: "EdgeONNX", package: "resnet-edge")],
                           swiftSettings: [.swiftLanguageMode(.v5)]),
+        .executableTarget(name: "FuzzModelFileReader",
+                          dependencies: [.product(name: "EdgeModelFile", package: "resnet-edge")],
+                          swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )
