@@ -141,6 +141,8 @@ struct ModelFileRoundTripTests {
         #expect(loaded.packed.count == 21)
         // With every quantized node on the INT8 path, the runtime packs from the unpacked weights and
         // never touches the (empty) float weights: the outputs are those of the original graph.
+        // (On the host only: under emulation two 224x224 runs cost minutes, and the weights are compared above.)
+        if TestSubset.isActive { return }
         let shape = Shape([1, 3, 224, 224])
         let options = SessionOptions(threads: 2, kernels: .scalar)
         let session = try InferenceSession(graph: loaded.graph, options: options)
