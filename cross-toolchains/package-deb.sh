@@ -64,7 +64,7 @@ Version: $version
 Architecture: arm64
 Maintainer: resnet-edge developers <dev@resnet-edge.invalid>
 Installed-Size: $size_kib
-Depends: libc6 (>= 2.35), libstdc++6 (>= 12), libgcc-s1, libopenblas0-pthread | libopenblas0, libturbojpeg0, libpng16-16, zlib1g
+Depends: libc6 (>= 2.35), libstdc++6 (>= 12), libgcc-s1, libopenblas0-pthread | libopenblas0, libturbojpeg0, libpng16-16, zlib1g, libv4l-0
 Section: science
 Priority: optional
 Homepage: https://github.com/resnet-edge/resnet-edge

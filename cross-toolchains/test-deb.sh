@@ -11,10 +11,11 @@ XC_DIR=${XC_DIR:-/var/cache/resnet-edge-xc}
 base="$XC_DIR/arm64-bookworm-root"
 mirror=${MIRROR:-http://deb.debian.org/debian}
 # What a board has besides: systemd (so the unit is verified against real targets) and procps (/bin/kill).
-runtime_packages=libopenblas0-pthread,libturbojpeg0,libpng16-16,zlib1g,libstdc++6,libgcc-s1,systemd,procps
+runtime_packages=libopenblas0-pthread,libturbojpeg0,libpng16-16,zlib1g,libv4l-0,libstdc++6,libgcc-s1,systemd,procps
 
 start=$SECONDS
-if [ ! -f "$base/.complete" ]; then
+# The cached root is remade when the package list changes.
+if [ ! -f "$base/.complete" ] || [ "$(cat "$base/.complete")" != "$runtime_packages" ]; then
   for p in debootstrap qemu-user-static binfmt-support; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null
   done
@@ -25,7 +26,7 @@ if [ ! -f "$base/.complete" ]; then
   # then checks the package's Depends against them.
   debootstrap --arch=arm64 --variant=minbase --include="$runtime_packages" bookworm "$base" "$mirror" > "$XC_DIR/test-deb-debootstrap.log" 2>&1 \
     || { tail -20 "$XC_DIR/test-deb-debootstrap.log"; exit 1; }
-  touch "$base/.complete"
+  echo "$runtime_packages" > "$base/.complete"
   echo "test-deb: made the arm64 bookworm root in $((SECONDS - start)) s"
 fi
 

@@ -133,7 +133,9 @@ import TestSupport
     func budgetKeepsSensitiveLayers() throws {
         let (model, data, _, _) = try FashionMNISTCalibrationTests.shared.get()
         var options = CalibrationOptions()
-        options.observer = .minmax
+        // Entropy loses a few points on this model (see FashionMNISTCalibrationTests): a drop the budget must win back,
+        // even on the subset's few evaluation images.
+        options.observer = .entropy
         options.threads = 2
         options.evaluationSamples = TestSubset.isActive ? 60 : 150
         let scheme = try QuantizationScheme(board: BoardCatalog.builtin().profile(named: "rpi4"))
