@@ -137,7 +137,7 @@ import TestSupport
         // even on the subset's few evaluation images.
         options.observer = .entropy
         options.threads = 2
-        options.evaluationSamples = TestSubset.isActive ? 60 : 150
+        options.evaluationSamples = TestSubset.isActive ? 40 : 150
         let scheme = try QuantizationScheme(board: BoardCatalog.builtin().profile(named: "rpi4"))
         let plain = try Calibrator.calibrate(graph: model.graph, data: data, scheme: scheme, options: options)
         let drop = 100 * (1 - plain.report.agreementTop1)
