@@ -133,13 +133,19 @@ if [ -n "$cls_a" ] && [ -n "$cls_b" ] && awk -v a="$cls_a" -v b="$cls_b" -v c="$
 else
   fail metrics "frames captured/classified not increasing (captured '$cap_a' -> '$cap_b', classified '$cls_a' -> '$cls_b')"
 fi
-# Per-stage latency: the mean of each *_seconds summary/histogram with a stage label (sum / count), in ms.
-awk '!/^#/ && /stage="/ && /_seconds_(sum|count)/ {
-       match($0, /stage="[^"]*"/); st = substr($0, RSTART + 7, RLENGTH - 8)
-       name = $1; sub(/\{.*/, "", name); kind = name; sub(/.*_/, "", kind); sub(/_(sum|count)$/, "", name)
-       v[name "|" st, kind] = $NF; keys[name "|" st] = 1 }
-     END { for (k in keys) if (v[k, "count"] > 0) { split(k, p, "|"); n = p[1]; sub(/^resnet_edge_/, "", n)
-             printf "CI: FIGURE %s_%s_mean_ms %.2f\n", n, p[2], 1000 * v[k, "sum"] / v[k, "count"] } }' /tmp/ci-metrics.b | sort
+# Latency: the mean of every *_seconds histogram/summary (sum / count, per stage label), in milliseconds.
+awk '!/^#/ && $1 ~ /_seconds_(sum|count)($|\{)/ {
+       name = $1; lab = ""
+       if (match(name, /\{.*\}/)) { lab = substr(name, RSTART, RLENGTH); name = substr(name, 1, RSTART - 1) }
+       kind = (name ~ /_sum$/) ? "sum" : "count"
+       sub(/_seconds_(sum|count)$/, "", name); sub(/^resnet_edge_/, "", name)
+       st = ""; if (match(lab, /stage="[^"]*"/)) st = "_" substr(lab, RSTART + 7, RLENGTH - 8)
+       v[name st, kind] = $NF; keys[name st] = 1 }
+     END { for (k in keys) if (v[k, "count"] > 0) printf "CI: FIGURE %s_mean_ms %.2f\n", k, 1000 * v[k, "sum"] / v[k, "count"] }' \
+  /tmp/ci-metrics.b | sort
+if [ -s /tmp/ci-latest.json ]; then
+  say "latest result's stages (ms): $(jq -c '.stages_ms // empty' /tmp/ci-latest.json 2>/dev/null)"
+fi
 
 # ---------------------------------------------------------------- 5. unplug and replug the camera
 # Unplug as USB does it: unbind the driver from the device (vivid's platform device), so /dev/video0 goes away
