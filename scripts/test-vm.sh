@@ -56,18 +56,27 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 if [ "$arch" = arm64 ]; then
-  dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64; apt-get update -qq; }
   # debootstrap's second stage runs arm64 binaries through qemu-user + binfmt_misc (lost on a new container).
   [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
   update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+fi
+# Another architecture's packages (kernel, busybox) come through a private apt state under the cache, as
+# cross-toolchains/ does: the host's dpkg architecture list is not touched.
+aptopts=()
+if [ "$arch" != "$(dpkg --print-architecture)" ]; then
+  a=$work/apt
+  mkdir -p "$a/lists/partial" "$a/cache/archives/partial"; touch "$a/status"
+  aptopts=(-o "APT::Architecture=$arch" -o "APT::Architectures=$arch" -o "Dir::State::Lists=$a/lists"
+           -o "Dir::State::status=$a/status" -o "Dir::Cache=$a/cache")
+  [ -n "$(ls "$a/lists" | grep Packages || true)" ] || apt-get "${aptopts[@]}" update -qq
 fi
 stage "host packages"
 
 # apt-get download with one apt-get update retry (the lists may be stale or missing on a new machine).
 fetch() { # DIR PKG...
   local dir=$1; shift
-  (cd "$dir" && apt-get download -qq "$@" >/dev/null 2>&1) ||
-    { apt-get update -qq && (cd "$dir" && apt-get download -qq "$@" >/dev/null); }
+  (cd "$dir" && apt-get "${aptopts[@]}" download -qq "$@" >/dev/null 2>&1) ||
+    { apt-get "${aptopts[@]}" update -qq && (cd "$dir" && apt-get "${aptopts[@]}" download -qq "$@" >/dev/null); }
 }
 
 # ---------------------------------------------------------------- kernel + modules (cached)
@@ -75,9 +84,9 @@ t=$SECONDS
 kabi=
 [ "${VM_REFRESH:-0}" = 1 ] || kabi=$(cat "$work/kernel.abi" 2>/dev/null || true)
 if [ -z "$kabi" ]; then
-  kabi=$(apt-cache depends "linux-image-$arch:$arch" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-  [ -n "$kabi" ] || { apt-get update -qq
-    kabi=$(apt-cache depends "linux-image-$arch:$arch" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'); }
+  kabi=$(apt-cache "${aptopts[@]}" depends "linux-image-$arch" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  [ -n "$kabi" ] || { apt-get "${aptopts[@]}" update -qq
+    kabi=$(apt-cache "${aptopts[@]}" depends "linux-image-$arch" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'); }
   kabi=${kabi#linux-image-}; kabi=${kabi%:*}
   [ -n "$kabi" ] || die "cannot find the kernel ABI (apt-cache depends linux-image-$arch)"
 fi
@@ -90,7 +99,7 @@ if [ ! -e "$kdir/.complete" ]; then
   log "kernel $kver: downloading and extracting"
   rm -rf "$kdir"; mkdir -p "$kdir"
   rm -f "$work/debs"/linux-image-"$kver"_*.deb
-  fetch "$work/debs" "linux-image-$kver:$arch"
+  fetch "$work/debs" "linux-image-$kver"
   x=$(mktemp -d "$work/kx.XXXXXX")
   dpkg -x "$work/debs"/linux-image-"$kver"_*.deb "$x"
   if [ -d "$x/usr/lib/modules" ] && [ ! -d "$x/lib/modules" ]; then mkdir -p "$x/lib"; mv "$x/usr/lib/modules" "$x/lib/"; fi
@@ -107,7 +116,8 @@ if [ ! -e "$kdir/.complete" ]; then
     mkdir -p "$kdir/modules/$(dirname "$rel")"
     cp "$path" "$kdir/modules/$rel"
   done
-  case $(head -c2 "$kdir/modules/$(head -1 "$kdir/modules.load" | cut -d' ' -f1)" | od -An -tx1 | tr -d ' ') in
+  grep -q 'vivid.ko' "$kdir/modules.load" || die "no vivid module in linux-image-$kver"
+  case $(head -c2 "$kdir/modules/$(grep vivid.ko "$kdir/modules.load" | cut -d' ' -f1)" | od -An -tx1 | tr -d ' ') in
     7f45) ;; *) die "kernel modules are compressed; busybox insmod cannot load them" ;; esac
   cp "$x/lib/modules/$kver"/modules.order "$x/lib/modules/$kver"/modules.builtin* "$kdir/modules/"
   rm -rf "$x"
@@ -123,7 +133,7 @@ ihash=$(cat "$here/init.sh" "$kdir/modules.load" | sha256sum | cut -c1-12)
 if [ ! -e "$initrd" ] || [ "$(cat "$initrd.hash" 2>/dev/null)" != "$ihash" ]; then
   log "initramfs: building"
   rm -f "$work/debs"/busybox-static_*.deb
-  fetch "$work/debs" "busybox-static:$arch"
+  fetch "$work/debs" busybox-static
   x=$(mktemp -d "$work/ix.XXXXXX")
   dpkg -x "$work/debs"/busybox-static_*.deb "$x/pkg"
   mkdir -p "$x/ir/bin" "$x/ir/proc" "$x/ir/sys" "$x/ir/dev" "$x/ir/newroot" "$x/ir/lib/modules"
@@ -142,7 +152,8 @@ stage "initramfs ($(du -k "$initrd" | cut -f1) KB)"
 t=$SECONDS
 bin=${RESNET_EDGE_BIN:-}
 if [ "${VM_STANDIN:-0}" = 1 ]; then   # TEMPORARY: the harness's own stand-in daemon until `serve` exists
-  gcc -O2 -static -pthread -o "$work/standin" "$here/standin.c"; bin=$work/standin
+  cc=gcc; [ "$arch" = amd64 ] || cc=aarch64-linux-gnu-gcc
+  $cc -O2 -static -pthread -o "$work/standin" "$here/standin.c"; bin=$work/standin
 fi
 if [ -z "$bin" ]; then
   if [ "$arch" = amd64 ]; then

@@ -237,11 +237,16 @@ else
 fi
 
 # ---------------------------------------------------------------- 8. stop within 2 s
+# The unit's own stop time is systemd's (ActiveExit -> InactiveEnter, monotonic); systemctl's wall time adds the
+# client's start-up, which under emulation on a loaded host is seconds by itself.
 t0=$(now)
 timeout 20 systemctl stop $unit
-stop_s=$(since "$t0")
+wall=$(since "$t0")
+stop_s=$(awk -v a="$(prop ActiveExitTimestampMonotonic)" -v b="$(prop InactiveEnterTimestampMonotonic)" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
 figure stop_seconds "$stop_s"
-if awk -v s="$stop_s" 'BEGIN { exit !(s <= 2.0) }' && [ "$(prop Result)" = success ]; then pass "stop: ${stop_s} s, result success"
-else fail stop "stop took ${stop_s} s (limit 2 s), result $(prop Result)"; fi
+figure stop_systemctl_wall_seconds "$wall"
+if awk -v s="$stop_s" 'BEGIN { exit !(s <= 2.0) }' && [ "$(prop Result)" = success ] && ! active; then
+  pass "stop: ${stop_s} s (systemctl ${wall} s), result success"
+else fail stop "stop took ${stop_s} s (limit 2 s; systemctl ${wall} s), result $(prop Result)"; fi
 
 finish
