@@ -82,7 +82,7 @@ let package = Package(
         // The camera-to-decision daemon (`resnet-edge serve`): TOML configuration, the frame pipeline, results over a
         // Unix socket and HTTP (latest, Server-Sent Events, Prometheus metrics, health), systemd notify/watchdog/reload.
         .target(name: "EdgeDaemon",
-                dependencies: ["EdgeCapture", "EdgeModel", "EdgeModelFile", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeBoards",
+                dependencies: ["EdgeCapture", "EdgeModel", "EdgeModelFile", "EdgeGraph", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeBoards",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -30,7 +30,7 @@ public enum ConfigurationLoader {
         ("model", ["path", "labels", "preprocess", "board", "threads", "kernels", "precision"]),
         ("source", ["kind", "device", "width", "height", "fps", "pixel_format", "buffers", "path", "reopen_backoff"]),
         ("results", ["socket", "socket_mode", "http_listen", "top_k", "publish_hz", "client_queue", "max_clients"]),
-        ("health", ["stale_after", "status_interval", "reload_timeout"]),
+        ("health", ["stale_after", "status_interval", "reload_timeout", "ready_timeout"]),
         ("log", ["level", "summary_interval"]),
     ]
 
@@ -64,9 +64,21 @@ public enum ConfigurationLoader {
             throw ConfigError([ConfigIssue(file: file, line: error.line, key: nil, message: "TOML syntax: \(error.message) (column \(error.column))")])
         }
         var reader = Reader(file: file, root: root)
-        let config = reader.read()
+        var config = DaemonConfiguration.defaults(modelPath: "")
+        reader.read(into: &config, requireModel: true)
         if !reader.issues.isEmpty { throw ConfigError(reader.issues) }
-        return config!
+        config.file = file
+        return config
+    }
+
+    /// Applies the keys of `table` over `config` (command-line overrides), with the same checks as a file.
+    public static func apply(_ table: TOMLTable, to config: inout DaemonConfiguration, source: String) throws {
+        var reader = Reader(file: source, root: table)
+        var updated = config
+        reader.read(into: &updated, requireModel: false)
+        if !reader.issues.isEmpty { throw ConfigError(reader.issues) }
+        updated.file = config.file
+        config = updated
     }
 
     static func reason(_ error: Error) -> String {
@@ -237,18 +249,18 @@ public enum ConfigurationLoader {
             v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v)
         }
 
-        mutating func read() -> DaemonConfiguration? {
+        /// Reads every section over `c`; problems go to `issues`.
+        mutating func read(into c: inout DaemonConfiguration, requireModel: Bool) {
             let t = checkStructure()
-            var c = DaemonConfiguration.defaults(modelPath: "")
 
             // [model]
-            if t["model"] == nil {
+            if requireModel && t["model"] == nil {
                 issue(nil, "[model]", "missing section [model] (it needs at least path = \"MODEL.onnx\")")
             }
             if let (p, line) = string(t, "model", "path") {
                 if p.isEmpty { issue(line, "model.path", "model.path is empty") } else { c.model.path = resolve(p) }
-            } else if t["model"] != nil && t["model"]?.entry("path") == nil {
-                issue(t["model"]!.line, "model.path", "[model] needs path = \"MODEL.onnx\" (an ONNX file or a .rem model file)")
+            } else if requireModel, let model = t["model"], model.entry("path") == nil {
+                issue(model.line, "model.path", "[model] needs path = \"MODEL.onnx\" (an ONNX file or a .rem model file)")
             }
             if let (s, _) = string(t, "model", "labels") { c.model.labels = s.isEmpty ? nil : resolve(s) }
             if let (s, _) = string(t, "model", "preprocess") {
@@ -315,13 +327,12 @@ public enum ConfigurationLoader {
             if let v = number(t, "health", "stale_after", 0.1...3600, unit: " seconds") { c.health.staleAfter = v }
             if let v = number(t, "health", "status_interval", 0.1...3600, unit: " seconds") { c.health.statusInterval = v }
             if let v = number(t, "health", "reload_timeout", 0.1...3600, unit: " seconds") { c.health.reloadTimeout = v }
+            if let v = number(t, "health", "ready_timeout", 0...3600, unit: " seconds") { c.health.readyTimeout = v }
 
             // [log]
             if let v = choice(t, "log", "level", ConfigurationLoader.logLevels) { c.log.level = v }
             if let v = number(t, "log", "summary_interval", 0...86_400, unit: " seconds") { c.log.summaryInterval = v }
 
-            c.file = file
-            return issues.isEmpty ? c : nil
         }
     }
 }

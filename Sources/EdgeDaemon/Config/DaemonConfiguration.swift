@@ -69,6 +69,9 @@ public struct DaemonConfiguration: Equatable, Sendable {
         public var statusInterval: Double
         /// Seconds a reload waits for a changed source's first frame before keeping the old source.
         public var reloadTimeout: Double
+        /// Seconds after start when READY=1 goes to systemd even without a classified frame, if the source is
+        /// failing (a camera not plugged in at boot): the service runs, unhealthy, while the camera is retried.
+        public var readyTimeout: Double
     }
 
     public struct Log: Equatable, Sendable {
@@ -94,7 +97,7 @@ public struct DaemonConfiguration: Equatable, Sendable {
                            path: "", reopenBackoff: 1.0),
             results: Results(socket: "/run/resnet-edge/results.sock", socketMode: 0o666, httpListen: "127.0.0.1:8089", topK: 5,
                              publishHz: 0, clientQueue: 64, maxClients: 64),
-            health: Health(staleAfter: 5, statusInterval: 2, reloadTimeout: 10),
+            health: Health(staleAfter: 5, statusInterval: 2, reloadTimeout: 10, readyTimeout: 30),
             log: Log(level: "info", summaryInterval: 60),
             file: nil)
     }

@@ -88,6 +88,13 @@ struct TOMLParser {
 
     // MARK: Errors and characters
 
+    /// An error maker for the current position that does not hold on to the parser (for closures run while the
+    /// parser is being modified).
+    private func failure() -> (String) -> TOMLError {
+        let l = line, c = position - lineStart + 1
+        return { TOMLError(line: l, column: c, message: $0) }
+    }
+
     private func error(_ message: String) -> TOMLError {
         TOMLError(line: line, column: position - lineStart + 1, message: message)
     }
@@ -510,33 +517,42 @@ struct TOMLParser {
     // MARK: Building the tree
 
     /// The table at `path` below the root, created (implicitly) where missing; through arrays of tables, their last element.
-    private mutating func withTable<R>(_ path: [String], line: Int, create: Bool = true,
-                                       _ body: (inout TOMLTable) throws -> R) throws -> R {
-        func walk(_ table: inout TOMLTable, _ rest: ArraySlice<String>, _ prefix: [String]) throws -> R {
-            guard let head = rest.first else { return try body(&table) }
-            let here = prefix + [head]
-            if let i = table.index(of: head) {
-                switch table.entries[i].value {
-                case .table(var inner):
-                    if sealed.contains(here) { throw error("'\(here.joined(separator: "."))' is an inline table and cannot be extended") }
-                    table.set(at: i, .string(""))   // release the copy while it is being modified
-                    defer { table.set(at: i, .table(inner)) }
-                    return try walk(&inner, rest.dropFirst(), here)
-                case .array(var elements) where arraysOfTables.contains(here):
-                    guard case .table(var inner)? = elements.last else { throw error("'\(here.joined(separator: "."))' is not a table") }
-                    table.set(at: i, .string(""))
-                    defer { elements[elements.count - 1] = .table(inner); table.set(at: i, .array(elements)) }
-                    return try walk(&inner, rest.dropFirst(), here)
-                default:
-                    throw error("'\(here.joined(separator: "."))' is already a value (line \(table.entries[i].line)), not a table")
-                }
+    /// The table at `path` below the root, created (implicitly) where missing; through arrays of tables, their last
+    /// element. The root is moved out while `body` runs, so that `body` may read the parser (for errors).
+    private mutating func withTable<R>(_ path: [String], line: Int, _ body: (inout TOMLTable) throws -> R) throws -> R {
+        var table = root
+        root = TOMLTable()
+        defer { root = table }
+        let sealed = self.sealed, arrays = self.arraysOfTables, fail = failure()
+        return try Self.walk(&table, path[...], [], line: line, sealed: sealed, arrays: arrays, fail: fail, body)
+    }
+
+    private static func walk<R>(_ table: inout TOMLTable, _ rest: ArraySlice<String>, _ prefix: [String], line: Int,
+                                sealed: Set<[String]>, arrays: Set<[String]>, fail: (String) -> TOMLError,
+                                _ body: (inout TOMLTable) throws -> R) throws -> R {
+        guard let head = rest.first else { return try body(&table) }
+        let here = prefix + [head]
+        let next = rest.dropFirst()
+        if let i = table.index(of: head) {
+            switch table.entries[i].value {
+            case .table(var inner):
+                if sealed.contains(here) { throw fail("'\(here.joined(separator: "."))' is an inline table and cannot be extended") }
+                table.set(at: i, .bool(false))   // release the copy while it is being modified
+                defer { table.set(at: i, .table(inner)) }
+                return try walk(&inner, next, here, line: line, sealed: sealed, arrays: arrays, fail: fail, body)
+            case .array(var elements) where arrays.contains(here):
+                guard case .table(var inner)? = elements.last else { throw fail("'\(here.joined(separator: "."))' is not a table") }
+                table.set(at: i, .bool(false))
+                defer { elements[elements.count - 1] = .table(inner); table.set(at: i, .array(elements)) }
+                return try walk(&inner, next, here, line: line, sealed: sealed, arrays: arrays, fail: fail, body)
+            default:
+                throw fail("'\(here.joined(separator: "."))' is already a value (line \(table.entries[i].line)), not a table")
             }
-            var inner = TOMLTable(line: line)
-            let result = try walk(&inner, rest.dropFirst(), here)
-            table.append(head, .table(inner), line: line)
-            return result
         }
-        return try walk(&root, path[...], [])
+        var inner = TOMLTable(line: line)
+        let result = try walk(&inner, next, here, line: line, sealed: sealed, arrays: arrays, fail: fail, body)
+        table.append(head, .table(inner), line: line)
+        return result
     }
 
     private mutating func openTable(_ path: [String], line: Int) throws {
@@ -544,6 +560,7 @@ struct TOMLParser {
         if arraysOfTables.contains(path) { throw error("[\(path.joined(separator: "."))] is an array of tables") }
         defined.insert(path)
         let parent = Array(path.dropLast()), name = path.last!
+        let error = failure()
         try withTable(parent, line: line) { table in
             if let i = table.index(of: name) {
                 guard case .table(var existing) = table.entries[i].value else {
@@ -560,6 +577,7 @@ struct TOMLParser {
     private mutating func appendArrayElement(_ path: [String], line: Int) throws {
         let parent = Array(path.dropLast()), name = path.last!
         let isKnownArray = arraysOfTables.contains(path)
+        let error = failure()
         try withTable(parent, line: line) { table in
             if let i = table.index(of: name) {
                 guard isKnownArray, case .array(var elements) = table.entries[i].value else {
@@ -582,6 +600,7 @@ struct TOMLParser {
         for k in 1..<max(path.count, 1) { defined.insert(base + path.prefix(k)) }
         let full = parent + [name]
         if case .table = value { defined.insert(full); sealed.insert(full) }
+        let error = failure()
         try withTable(parent, line: line) { table in
             if let existing = table.entry(name) {
                 throw error("duplicate key '\(full.joined(separator: "."))' (first defined at line \(existing.line))")

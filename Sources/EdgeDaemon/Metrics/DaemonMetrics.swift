@@ -98,13 +98,24 @@ public final class DaemonMetrics: @unchecked Sendable {
     /// starts from zero).
     public func syncCapture(id: ObjectIdentifier, captured: UInt64, dropped: UInt64, reopens: UInt64, healthy: Bool) {
         lock.lock()
-        let previous = lastCapture?.id == id ? lastCapture! : (id, 0, 0, 0)
+        let previous = lastCapture?.id == id ? lastCapture! : (id: id, captured: 0, dropped: 0, reopens: 0)
         lastCapture = (id, captured, dropped, reopens)
         lock.unlock()
         if captured > previous.captured { framesCaptured.increment(by: Int64(captured - previous.captured)) }
         if dropped > previous.dropped { framesDropped.increment(by: Int64(dropped - previous.dropped)) }
         if reopens > previous.reopens { cameraReopens.increment(by: Int64(reopens - previous.reopens)) }
         cameraHealthy.set(to: healthy ? 1 : 0)
+    }
+
+    private var lastPublished: UInt64 = 0
+
+    /// Adds what the broadcaster's published count grew by.
+    public func syncPublished(_ published: UInt64) {
+        lock.lock()
+        let delta = published > lastPublished ? published - lastPublished : 0
+        lastPublished = max(lastPublished, published)
+        lock.unlock()
+        if delta > 0 { resultsPublished.increment(by: Int64(delta)) }
     }
 
     public func updateBoard(_ reading: BoardSensors.Reading) {

@@ -1,6 +1,7 @@
 import EdgeBoards
 import EdgeCapture
 import EdgeDatasets
+import EdgeGraph
 import EdgeImaging
 import EdgeModel
 import EdgeModelFile

@@ -81,7 +81,7 @@ public final class Pipeline: @unchecked Sendable {
         self.notifier = notifier
         self.log = log
         state = PipelineState(classified: 0, errors: 0, lastResultAt: nil, startedAt: monotonicSeconds(), rate: 0,
-                              capture: CaptureStats(), sourceName: capture.source.name, modelName: engine.name,
+                              capture: capture.stats, sourceName: capture.source.name, modelName: engine.name,
                               modelPrecision: engine.precision, lastError: nil)
         metrics.setModelInfo(model: engine.name, path: engine.configuration.path, board: engine.board.name, precision: engine.precision,
                              kernels: engine.kernels, classes: engine.model.classes)

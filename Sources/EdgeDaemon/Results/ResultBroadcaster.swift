@@ -1,3 +1,4 @@
+import EdgeCapture
 import Foundation
 
 /// A connected client of the result stream (a Unix socket connection, an /events response).
