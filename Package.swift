@@ -78,7 +78,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Frame sources (V4L2 cameras, image files, raw video, a test pattern), latest-frame capture on its own thread,
         // and one-pass preprocessing from a camera frame straight into the model's input tensor.
-        .target(name: "EdgeCapture", dependencies: ["EdgeImaging", "CV4L2"], swiftSettings: swiftSettings),
+        .target(name: "EdgeCapture", dependencies: ["EdgeImaging", "CV4L2", "CJPEG"], swiftSettings: swiftSettings),
         // The camera-to-decision daemon (`resnet-edge serve`): TOML configuration, the frame pipeline, results over a
         // Unix socket and HTTP (latest, Server-Sent Events, Prometheus metrics, health), systemd notify/watchdog/reload.
         .target(name: "EdgeDaemon",

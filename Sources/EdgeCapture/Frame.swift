@@ -47,8 +47,9 @@ public enum PixelFormat: String, Sendable, CaseIterable {
     public func minimumBytesPerLine(width: Int) -> Int {
         switch self {
         case .rgb24: return 3 * width
-        case .yuyv: return 2 * ((width + 1) / 2)
-        case .nv12, .gray: return width
+        case .yuyv: return 4 * ((width + 1) / 2)   // Y0 U Y1 V per pixel pair
+        case .nv12: return (width + 1) & ~1   // the interleaved chroma row has ceil(w/2) CbCr pairs
+        case .gray: return width
         case .mjpeg: return 0
         }
     }
