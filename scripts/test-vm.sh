@@ -10,7 +10,7 @@
 #                            arm64: cross-toolchains/build-release.sh's binary)
 #      RESNET_EDGE_SHARED   ../shared (the reference models)
 #      VM_CACHE             cache directory (default /var/cache/resnet-edge-vm)
-#      VM_TIMEOUT           overall qemu timeout in seconds (default 420)
+#      VM_TIMEOUT           overall qemu timeout in seconds (default 600)
 #      VM_REFRESH=1         fetch the newest kernel ABI and rebuild the cached root
 #      VM_KEEP=1            keep the run's root tree and images in $VM_CACHE/<arch>/run
 # Needs root (apt-get, debootstrap). The first run downloads the kernel and debootstraps the root (cached).
@@ -21,7 +21,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 here=$root/scripts/vm
 shared=${RESNET_EDGE_SHARED:-$root/../shared}
 cache=${VM_CACHE:-/var/cache/resnet-edge-vm}
-timeout_s=${VM_TIMEOUT:-420}
+timeout_s=${VM_TIMEOUT:-600}
 mirror=http://deb.debian.org/debian
 start=$SECONDS
 log() { echo "test-vm: $*"; }
@@ -269,6 +269,9 @@ height = 480
 [results]
 socket = "/run/resnet-edge/results.sock"
 http_listen = "127.0.0.1:8089"
+
+[log]
+summary_interval = 10
 EOF
 put 644 "$run/resnet-edge.toml" /etc/resnet-edge/resnet-edge.toml
 put 755 "$here/ci-run.sh" /usr/local/bin/ci-run.sh
