@@ -374,7 +374,7 @@ struct Metrics {
 
     /// The value of the sample with this name whose labels include `labels`.
     func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
-        samples.first { $0.name == name && labels.allSatisfy { k, v in $0.labels[k] == v } }?.value
+        samples.first { sample in sample.name == name && labels.allSatisfy { k, v in sample.labels[k] == v } }?.value
     }
 }
 

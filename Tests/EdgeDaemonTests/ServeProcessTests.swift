@@ -1,3 +1,4 @@
+import EdgeCapture
 import Foundation
 import Testing
 @testable import EdgeDaemon
@@ -151,7 +152,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = try writeConfig(dir)
         let good = try Child(["serve", "--check-config", file])
-        #expect(good.wait(timeout: 60) == 0, good.errorText)
+        #expect(good.wait(timeout: 60) == 0, "\(good.errorText)")
         #expect(good.outputText.contains("\(file): valid"))
         #expect(good.outputText.contains("model: resnet18-fashion-mnist.onnx: 10 classes"))
 
@@ -159,7 +160,7 @@ import Testing
         try "[model]\npath = \"\(Paths.referenceModel)\"\n[source]\nkind = \"camera\"\nfsp = 30\n".write(toFile: bad, atomically: true, encoding: .utf8)
         let child = try Child(["serve", "--check-config", bad])
         #expect(child.wait(timeout: 30) == 78)
-        #expect(child.errorText.contains("error: \(bad):5: unknown key 'fsp' in [source]; did you mean 'fps'?"), child.errorText)
+        #expect(child.errorText.contains("error: \(bad):5: unknown key 'fsp' in [source]; did you mean 'fps'?"), "\(child.errorText)")
 
         // The same file given to serve: exit 78 (the unit does not restart on it), the same message.
         let serve = try Child(["serve", "--config", bad])
@@ -171,6 +172,6 @@ import Testing
         try "[model]\npath = \"nope.onnx\"\n".write(toFile: missing, atomically: true, encoding: .utf8)
         let m = try Child(["serve", "--check-config", missing])
         #expect(m.wait(timeout: 30) == 78)
-        #expect(m.errorText.contains("model.path"), m.errorText)
+        #expect(m.errorText.contains("model.path"), "\(m.errorText)")
     }
 }

@@ -112,9 +112,20 @@ public final class Pipeline: @unchecked Sendable {
         swapped.lock(); swapped.broadcast(); swapped.unlock()
         let ended = thread == nil || finished.wait(timeout: .now() + timeout) == .success
         let (c, pending) = lock.locked { (capture, pendingCapture) }
-        c.stop()
-        if let pending, pending.started { pending.capture.stop() }
+        Self.stop(c, within: 0.5)
+        if let pending, pending.started { Self.stop(pending.capture, within: 0.2) }
         return ended
+    }
+
+    /// Stops a capture, waiting at most `seconds`: a driver stuck in a read must not hold up a stop or a swap (the
+    /// capture thread then ends on its own, or with the process).
+    static func stop(_ capture: LatestFrameCapture, within seconds: Double) {
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            capture.stop()
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + seconds)
     }
 
     public var currentEngine: ModelEngine { lock.locked { engine } }
@@ -326,7 +337,7 @@ public final class Pipeline: @unchecked Sendable {
         if let (newCapture, started) = pending {
             let old = lock.locked { capture }
             // The same camera cannot be open twice: the old capture goes first; a new one not started yet is started.
-            old.stop()
+            Self.stop(old, within: 1)
             if !started { newCapture.start() }
             lock.locked {
                 capture = newCapture
