@@ -112,8 +112,11 @@ public final class Daemon: @unchecked Sendable {
         let count = ResultCount()
         pipeline.onResult = { [weak self] result in
             guard let self else { return }
+            let n = count.increment()
+            // With --frames N exactly N results are printed, although the loop may classify one more before it stops.
+            if let limit, n > limit { return }
             if printResults { self.printLine(result.json) }
-            if let limit, count.increment() == limit { self.frameLimitReached.signal() }
+            if let limit, n == limit { self.frameLimitReached.signal() }
         }
 
         do {

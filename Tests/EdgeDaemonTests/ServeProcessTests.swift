@@ -113,16 +113,16 @@ import Testing
         _ = try writeConfig(dir, topK: 2)
         var index = notify.all.count
         child.signal(SIGHUP)
-        let reloading = try #require(notify.wait(for: "RELOADING=1", after: index))
+        let reloading = try #require(notify.wait(for: "RELOADING=1", after: index, timeout: 30))
         #expect(reloading.text.contains("MONOTONIC_USEC="))
-        #expect(notify.wait(for: "READY=1", after: index) != nil)
+        #expect(notify.wait(for: "READY=1", after: index, timeout: 90) != nil)
         #expect(eventually { (json((try? HTTP.get(port: http, "/latest").body) ?? "")?["top"] as? [Int])?.count == 2 })
 
         // SIGHUP with a typo: kept running, the journal and the status say why.
         _ = try writeConfig(dir, topK: 2, extra: "publish_hzz = 3")
         index = notify.all.count
         child.signal(SIGHUP)
-        let failed = try #require(notify.wait(for: "READY=1", after: index))
+        let failed = try #require(notify.wait(for: "READY=1", after: index, timeout: 30))
         #expect(failed.text.contains("reload failed"), "\(failed.text)")
         #expect(eventually { child.errorText.contains("unknown key 'publish_hzz' in [results]; did you mean 'publish_hz'?") })
         #expect(try HTTP.get(port: http, "/healthz").status == 200)
