@@ -9,8 +9,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 shared=${RESNET_EDGE_SHARED:-$root/../shared}
 bash scripts/setup-host.sh
-swift build -c release --product resnet-edge
-bin=.build/release/resnet-edge
+# RESNET_EDGE_SCRATCH: another build folder (e.g. .build-dmn), as `swift build --scratch-path` takes it.
+scratch=${RESNET_EDGE_SCRATCH:-.build}
+swift build -c release --product resnet-edge --scratch-path "$scratch"
+bin=$scratch/release/resnet-edge
 model=$shared/models/resnet18-fashion-mnist.onnx
 
 # GET http://127.0.0.1:PORT/PATH with curl, or Python where curl is missing.
@@ -49,13 +51,17 @@ tail -1 "$work/results.jsonl"
 echo
 echo "== resnet-edge serve on the sample photos (an image source replaying the folder, one pass)"
 count=$(ls "$shared"/testdata/images/*.{jpg,png} 2>/dev/null | wc -l)
-"$bin" serve --model "$model" --preprocess fashion-mnist --source images --path "$shared/testdata/images" --fps 20 \
-  --http "" --top 1 --frames "$count" 2>/dev/null |
-  python3 -c 'import json, sys
+show_result=$(cat <<'PY'
+import json, sys
 for line in sys.stdin:
     r = json.loads(line)
-    print(f"  frame {r[\"sequence\"]:3d}: {r[\"labels\"][0]:12s} {100 * r[\"probabilities\"][0]:5.1f}%  ({r[\"capture_to_result_ms\"]:.1f} ms from frame to result)")'
-
+    print("  frame %3d: %-12s %5.1f%%  (%.1f ms from frame to result)"
+          % (r["sequence"], r["labels"][0], 100 * r["probabilities"][0], r["capture_to_result_ms"]))
+PY
+)
+"$bin" serve --model "$model" --preprocess fashion-mnist --source images --path "$shared/testdata/images" --fps 20 \
+  --http "" --top 1 --frames "$count" 2>/dev/null |
+  python3 -c "$show_result"
 echo
 echo "== resnet-edge classify and evaluate"
 "$bin" classify --model "$model" --preprocess fashion-mnist --top 3 "$shared"/testdata/images/*.{jpg,png}
