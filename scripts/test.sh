@@ -15,6 +15,7 @@ step() { echo "test.sh: $1 took $((SECONDS - t)) s"; }
 t=$SECONDS; bash scripts/test-setup.sh; step "setup"
 t=$SECONDS; swift build --build-tests; step "host build"
 t=$SECONDS; swift test --skip-build; step "host tests"
+t=$SECONDS; bash scripts/verify-unit.sh --self-test; step "systemd unit check"
 t=$SECONDS; bash scripts/fuzz.sh; step "fuzzing"
 # The daemon under real systemd with a V4L2 camera (vivid) in a qemu VM; see scripts/test-vm.sh.
 if [ "${RESNET_EDGE_SKIP_VM:-0}" != 1 ]; then

@@ -38,7 +38,9 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
-    public private(set) var configuration: DaemonConfiguration
+    /// The configuration in force (after the last successful reload).
+    public var configuration: DaemonConfiguration { lock.locked { _configuration } }
+    private var _configuration: DaemonConfiguration
     public let options: Options
     public let log: DaemonLog
     public let notifier: SystemdNotifier
@@ -60,7 +62,7 @@ public final class Daemon: @unchecked Sendable {
     private let stdoutLock = NSLock()
 
     public init(configuration: DaemonConfiguration, options: Options = Options(), log: DaemonLog? = nil) {
-        self.configuration = configuration
+        _configuration = configuration
         self.options = options
         self.log = log ?? DaemonLog(level: DaemonLog.Level(name: configuration.log.level) ?? .info, environment: options.environment)
         notifier = SystemdNotifier(environment: options.environment)
@@ -112,8 +114,11 @@ public final class Daemon: @unchecked Sendable {
         let count = ResultCount()
         pipeline.onResult = { [weak self] result in
             guard let self else { return }
+            let n = count.increment()
+            // With --frames N exactly N results are printed, although the loop may classify one more before it stops.
+            if let limit, n > limit { return }
             if printResults { self.printLine(result.json) }
-            if let limit, count.increment() == limit { self.frameLimitReached.signal() }
+            if let limit, n == limit { self.frameLimitReached.signal() }
         }
 
         do {
@@ -137,6 +142,7 @@ public final class Daemon: @unchecked Sendable {
             throw error
         }
         lock.locked { self.pipeline = pipeline }
+        lastSummary = monotonicSeconds()
         pipeline.start()
     }
 
@@ -218,12 +224,13 @@ public final class Daemon: @unchecked Sendable {
         let interval = configuration.log.summaryInterval
         guard interval > 0, now - lastSummary >= interval, let s = pipelineState else { return }
         let classified = s.classified - min(s.classified, lastSummaryClassified)
-        let rate = Double(classified) / (now - lastSummary)
+        let elapsed = now - lastSummary
+        let rate = Double(classified) / elapsed
         lastSummary = now
         lastSummaryClassified = s.classified
         let h = health()
         log.info(String(format: "summary: %.1f fps over %.0f s, %llu classified, source %@ captured %llu dropped %llu reopens %llu, %d clients, %@",
-                        rate, interval, s.classified, s.sourceName, s.capture.captured, s.capture.dropped, s.capture.reopens,
+                        rate, elapsed, s.classified, s.sourceName, s.capture.captured, s.capture.dropped, s.capture.reopens,
                         broadcaster.snapshot.clients, h.healthy ? "healthy" : "UNHEALTHY: \(h.reason)"))
     }
 
@@ -346,7 +353,7 @@ public final class Daemon: @unchecked Sendable {
         applied.results.socket = old.results.socket
         applied.results.httpListen = old.results.httpListen
         applied.results.socketMode = old.results.socketMode
-        lock.locked { configuration = applied }
+        lock.locked { _configuration = applied }
         return ReloadOutcome(succeeded: true, message: changes.joined(separator: "; "))
     }
 
@@ -367,8 +374,8 @@ public final class Daemon: @unchecked Sendable {
         let (http, socket, pipeline) = lock.locked { (self.http, self.socket, self.pipeline) }
         http?.stop()
         socket?.stop()
-        let ended = pipeline?.stop(timeout: 1.0) ?? true
-        if !ended { log.warning("the pipeline did not finish its frame within 1 s; exiting anyway") }
+        let ended = pipeline?.stop(timeout: 0.8) ?? true
+        if !ended { log.warning("the pipeline did not finish its frame within 0.8 s; exiting anyway") }
         let done = DispatchSemaphore(value: 0)
         group.shutdownGracefully(queue: .global()) { _ in done.signal() }
         _ = done.wait(timeout: .now() + 0.5)

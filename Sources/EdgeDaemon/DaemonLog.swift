@@ -9,7 +9,7 @@ import Musl
 /// starts with its syslog priority ("<3>", sd-daemon(3)) so `journalctl -p warning` works and the journal adds the
 /// time itself; by hand each line gets a timestamp and the level instead.
 public final class DaemonLog: @unchecked Sendable {
-    public enum Level: Int, Comparable, Sendable {
+    public enum Level: Int, Sendable {
         case error = 3, warning = 4, info = 6, debug = 7
 
         public init?(name: String) {
@@ -30,8 +30,6 @@ public final class DaemonLog: @unchecked Sendable {
             case .debug: return "debug"
             }
         }
-
-        public static func < (a: Level, b: Level) -> Bool { a.rawValue > b.rawValue }
     }
 
     private let lock = NSLock()
@@ -60,7 +58,8 @@ public final class DaemonLog: @unchecked Sendable {
     }
 
     public func log(_ level: Level, _ message: String) {
-        guard level <= self.level else { return }
+        // Syslog priorities: lower is more severe.
+        guard level.rawValue <= self.level.rawValue else { return }
         let line: String
         if journal {
             line = "<\(level.rawValue)>\(message)\n"

@@ -51,7 +51,7 @@ import Testing
         // /events: Server-Sent Events, increasing sequence numbers.
         let (events, raw) = try HTTP.events(port: port, count: 4)
         #expect(events.count == 4, "\(raw)")
-        #expect(raw.contains("content-type: text/event-stream"))
+        #expect(raw.lowercased().contains("content-type: text/event-stream"))
         let sequences = events.compactMap { json($0)?["sequence"] as? Int }
         #expect(sequences.count == 4)
         #expect(sequences == sequences.sorted() && Set(sequences).count == 4)
@@ -269,8 +269,8 @@ import Testing
         try (good.replacingOccurrences(of: "top_k = 4", with: "top_kk = 3")).write(toFile: file, atomically: true, encoding: .utf8)
         let outcome = daemon.reload()
         #expect(!outcome.succeeded)
-        #expect(outcome.message.contains("\(file):13: unknown key 'top_kk' in [results]; did you mean 'top_k'?"), "\(outcome.message)")
-        #expect(lines.all.contains { $0.contains("error: reload: \(file):13: unknown key 'top_kk'") })
+        #expect(outcome.message.contains("\(file):12: unknown key 'top_kk' in [results]; did you mean 'top_k'?"), "\(outcome.message)")
+        #expect(lines.all.contains { $0.contains("error: reload: \(file):12: unknown key 'top_kk'") })
         #expect(daemon.configuration.results.topK == 4)
 
         // Fixed file, with a different source: swapped in, results continue from the new source.
@@ -374,7 +374,7 @@ struct Metrics {
 
     /// The value of the sample with this name whose labels include `labels`.
     func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
-        samples.first { $0.name == name && labels.allSatisfy { k, v in $0.labels[k] == v } }?.value
+        samples.first { sample in sample.name == name && labels.allSatisfy { k, v in sample.labels[k] == v } }?.value
     }
 }
 

@@ -1,3 +1,4 @@
+import EdgeCapture
 import Foundation
 import Testing
 @testable import EdgeDaemon

@@ -1,3 +1,4 @@
+import EdgeCapture
 import Foundation
 import Testing
 @testable import EdgeDaemon
@@ -112,16 +113,16 @@ import Testing
         _ = try writeConfig(dir, topK: 2)
         var index = notify.all.count
         child.signal(SIGHUP)
-        let reloading = try #require(notify.wait(for: "RELOADING=1", after: index))
+        let reloading = try #require(notify.wait(for: "RELOADING=1", after: index, timeout: 30))
         #expect(reloading.text.contains("MONOTONIC_USEC="))
-        #expect(notify.wait(for: "READY=1", after: index) != nil)
+        #expect(notify.wait(for: "READY=1", after: index, timeout: 90) != nil)
         #expect(eventually { (json((try? HTTP.get(port: http, "/latest").body) ?? "")?["top"] as? [Int])?.count == 2 })
 
         // SIGHUP with a typo: kept running, the journal and the status say why.
         _ = try writeConfig(dir, topK: 2, extra: "publish_hzz = 3")
         index = notify.all.count
         child.signal(SIGHUP)
-        let failed = try #require(notify.wait(for: "READY=1", after: index))
+        let failed = try #require(notify.wait(for: "READY=1", after: index, timeout: 30))
         #expect(failed.text.contains("reload failed"), "\(failed.text)")
         #expect(eventually { child.errorText.contains("unknown key 'publish_hzz' in [results]; did you mean 'publish_hz'?") })
         #expect(try HTTP.get(port: http, "/healthz").status == 200)
@@ -151,7 +152,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = try writeConfig(dir)
         let good = try Child(["serve", "--check-config", file])
-        #expect(good.wait(timeout: 60) == 0, good.errorText)
+        #expect(good.wait(timeout: 60) == 0, "\(good.errorText)")
         #expect(good.outputText.contains("\(file): valid"))
         #expect(good.outputText.contains("model: resnet18-fashion-mnist.onnx: 10 classes"))
 
@@ -159,7 +160,7 @@ import Testing
         try "[model]\npath = \"\(Paths.referenceModel)\"\n[source]\nkind = \"camera\"\nfsp = 30\n".write(toFile: bad, atomically: true, encoding: .utf8)
         let child = try Child(["serve", "--check-config", bad])
         #expect(child.wait(timeout: 30) == 78)
-        #expect(child.errorText.contains("error: \(bad):5: unknown key 'fsp' in [source]; did you mean 'fps'?"), child.errorText)
+        #expect(child.errorText.contains("error: \(bad):5: unknown key 'fsp' in [source]; did you mean 'fps'?"), "\(child.errorText)")
 
         // The same file given to serve: exit 78 (the unit does not restart on it), the same message.
         let serve = try Child(["serve", "--config", bad])
@@ -171,6 +172,6 @@ import Testing
         try "[model]\npath = \"nope.onnx\"\n".write(toFile: missing, atomically: true, encoding: .utf8)
         let m = try Child(["serve", "--check-config", missing])
         #expect(m.wait(timeout: 30) == 78)
-        #expect(m.errorText.contains("model.path"), m.errorText)
+        #expect(m.errorText.contains("model.path"), "\(m.errorText)")
     }
 }

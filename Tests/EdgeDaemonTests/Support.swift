@@ -170,7 +170,7 @@ final class SocketClient {
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
         let r = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
         guard r == 0 else { Glibc.close(fd); throw DaemonError("connect \(path): \(String(cString: strerror(errno)))") }
-        var tv = timeval(tv_sec: Int(readTimeout), tv_usec: Int32((readTimeout - Double(Int(readTimeout))) * 1e6))
+        var tv = timeval(tv_sec: Int(readTimeout), tv_usec: Int((readTimeout - Double(Int(readTimeout))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 

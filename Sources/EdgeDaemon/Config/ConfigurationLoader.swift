@@ -76,7 +76,8 @@ public enum ConfigurationLoader {
         var reader = Reader(file: source, root: table)
         var updated = config
         reader.read(into: &updated, requireModel: false)
-        if !reader.issues.isEmpty { throw ConfigError(reader.issues) }
+        // Lines of the synthesized table mean nothing to the user.
+        if !reader.issues.isEmpty { throw ConfigError(reader.issues.map { var i = $0; i.line = nil; return i }) }
         updated.file = config.file
         config = updated
     }

@@ -198,12 +198,13 @@ struct TOMLParser {
         skipWhitespace()
         try expect("]", "to close the table header")
         if isArray { try expect("]", "to close the array-of-tables header") }
-        try endOfLine("the table header")
+        // Before the line ends, so that an error points at the header's line.
         if isArray {
             try appendArrayElement(path, line: headerLine)
         } else {
             try openTable(path, line: headerLine)
         }
+        try endOfLine("the table header")
         current = path
     }
 

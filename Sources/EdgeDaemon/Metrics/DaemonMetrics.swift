@@ -30,11 +30,8 @@ public final class DaemonMetrics: @unchecked Sendable {
     private let stages: [Stage: ValueHistogram]
     public let endToEnd: ValueHistogram
 
-    private let temperature: Gauge
-    private let frequency: Gauge
-    private let maxFrequency: Gauge
-    private let throttled: Gauge
-    private let throttleFlags: Gauge
+    /// Board sensor gauges, registered only while their sysfs file is readable (absent, rather than a fake 0).
+    private var sensorGauges: [String: Gauge] = [:]
 
     private let lock = NSLock()
     private var modelInfo: Gauge?
@@ -73,11 +70,6 @@ public final class DaemonMetrics: @unchecked Sendable {
         endToEnd = r.makeValueHistogram(descriptor: Self.name("capture_to_result", "seconds",
                                                               "From the frame's capture timestamp to its published result."),
                                         buckets: Self.latencyBuckets)
-        temperature = r.makeGauge(descriptor: Self.name("cpu_temperature", "celsius", "CPU temperature (board profile's thermal zone)."))
-        frequency = r.makeGauge(descriptor: Self.name("cpu_frequency", "hertz", "Current CPU clock (cpufreq policy0)."))
-        maxFrequency = r.makeGauge(descriptor: Self.name("cpu_frequency_max", "hertz", "Maximum CPU clock (cpufreq policy0)."))
-        throttled = r.makeGauge(descriptor: Self.name("cpu_throttled", "", "1 while the board throttles (firmware flags, or clock below maximum)."))
-        throttleFlags = r.makeGauge(descriptor: Self.name("throttle_flags", "", "Raspberry Pi firmware get_throttled bits."))
     }
 
     public func record(_ stage: Stage, seconds: Double) { stages[stage]!.record(max(0, seconds)) }
@@ -119,12 +111,24 @@ public final class DaemonMetrics: @unchecked Sendable {
     }
 
     public func updateBoard(_ reading: BoardSensors.Reading) {
-        // Absent readings stay NaN, which Prometheus shows as a missing value rather than a false 0.
-        temperature.set(to: reading.temperatureCelsius ?? .nan)
-        frequency.set(to: reading.frequencyHertz ?? .nan)
-        maxFrequency.set(to: reading.maxFrequencyHertz ?? .nan)
-        throttled.set(to: reading.throttled.map { $0 ? 1 : 0 } ?? .nan)
-        throttleFlags.set(to: reading.throttleFlags.map(Double.init) ?? .nan)
+        let values: [(String, String, String, Double?)] = [
+            ("cpu_temperature", "celsius", "CPU temperature (board profile's thermal zone).", reading.temperatureCelsius),
+            ("cpu_frequency", "hertz", "Current CPU clock (cpufreq policy0).", reading.frequencyHertz),
+            ("cpu_frequency_max", "hertz", "Maximum CPU clock (cpufreq policy0).", reading.maxFrequencyHertz),
+            ("cpu_throttled", "", "1 while the board throttles (firmware flags, or the clock below its maximum).", reading.throttled.map { $0 ? 1 : 0 }),
+            ("throttle_flags", "", "Raspberry Pi firmware get_throttled bits.", reading.throttleFlags.map(Double.init)),
+        ]
+        lock.lock()
+        defer { lock.unlock() }
+        for (metric, unit, help, value) in values {
+            if let value {
+                let gauge = sensorGauges[metric] ?? registry.makeGauge(descriptor: Self.name(metric, unit, help))
+                gauge.set(to: value)
+                sensorGauges[metric] = gauge
+            } else if let gauge = sensorGauges.removeValue(forKey: metric) {
+                registry.unregisterGauge(gauge)
+            }
+        }
     }
 
     /// The exposition text (Prometheus text format 0.0.4).

@@ -112,9 +112,20 @@ public final class Pipeline: @unchecked Sendable {
         swapped.lock(); swapped.broadcast(); swapped.unlock()
         let ended = thread == nil || finished.wait(timeout: .now() + timeout) == .success
         let (c, pending) = lock.locked { (capture, pendingCapture) }
-        c.stop()
-        if let pending, pending.started { pending.capture.stop() }
+        Self.stop(c, within: 0.5)
+        if let pending, pending.started { Self.stop(pending.capture, within: 0.2) }
         return ended
+    }
+
+    /// Stops a capture, waiting at most `seconds`: a driver stuck in a read must not hold up a stop or a swap (the
+    /// capture thread then ends on its own, or with the process).
+    static func stop(_ capture: LatestFrameCapture, within seconds: Double) {
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            capture.stop()
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + seconds)
     }
 
     public var currentEngine: ModelEngine { lock.locked { engine } }
@@ -208,6 +219,7 @@ public final class Pipeline: @unchecked Sendable {
         // Short waits keep stop() prompt and the watchdog check regular even when no frame comes.
         let wait = min(0.1, (watchdogInterval ?? 1) / 4)
         var waitStart = monotonicSeconds()
+        var sourceLog = SourceHealthLog(log: log)
 
         while true {
             // Pick up swaps between frames.
@@ -218,13 +230,14 @@ public final class Pipeline: @unchecked Sendable {
             if stop { break }
             if newEngine != nil || newCapture != nil {
                 adopt(engine: newEngine, capture: newCapture)
-                if newCapture != nil { lastSequence = 0 }
+                if newCapture != nil { lastSequence = 0; sourceLog = SourceHealthLog(log: log) }
                 swapped.lock(); swapGeneration += 1; swapped.broadcast(); swapped.unlock()
             }
             let (engine, capture, settings) = lock.locked { (self.engine, self.capture, self.settings) }
 
             let frame = capture.next(after: lastSequence, timeout: wait)
             let stats = capture.stats
+            sourceLog.observe(stats, capture: capture, now: monotonicSeconds())
             metrics.syncCapture(id: ObjectIdentifier(capture), captured: stats.captured, dropped: stats.dropped, reopens: stats.reopens,
                                 healthy: stats.healthy)
             var now = monotonicSeconds()
@@ -326,12 +339,56 @@ public final class Pipeline: @unchecked Sendable {
         if let (newCapture, started) = pending {
             let old = lock.locked { capture }
             // The same camera cannot be open twice: the old capture goes first; a new one not started yet is started.
-            old.stop()
+            Self.stop(old, within: 1)
             if !started { newCapture.start() }
             lock.locked {
                 capture = newCapture
                 state.sourceName = newCapture.source.name
             }
+        }
+    }
+}
+
+/// Journal lines about the source: what a camera negotiated, when it fails (with the reason, again every minute while
+/// it stays down) and when it is back. Runs on the pipeline thread.
+struct SourceHealthLog {
+    let log: DaemonLog
+    private var announced = false
+    private var failingSince: Double?
+    private var lastError: String?
+    private var lastReport = 0.0
+
+    init(log: DaemonLog) { self.log = log }
+
+    mutating func observe(_ stats: CaptureStats, capture: LatestFrameCapture, now: Double) {
+        let name = capture.source.name
+        if stats.healthy {
+            if !announced, stats.captured > 0 {
+                announced = true
+                if let camera = capture.source as? V4L2Camera, let n = camera.negotiated {
+                    log.info("source: \(name) delivers \(n.format.rawValue) \(n.width)x\(n.height) at \(String(format: "%.1f", n.fps)) fps")
+                } else {
+                    log.info("source: \(name) delivers frames")
+                }
+            }
+            if let since = failingSince {
+                log.info(String(format: "source: %@ is back after %.1f s (%llu reopens so far)", name, now - since, stats.reopens))
+                failingSince = nil
+                lastError = nil
+            }
+            return
+        }
+        guard let error = stats.lastError else { return }
+        if failingSince == nil {
+            failingSince = now
+            announced = false
+            log.error("source: \(name) failed: \(error); reopening with backoff (the daemon keeps running, unhealthy)")
+            lastError = error
+            lastReport = now
+        } else if error != lastError || now - lastReport >= 60 {
+            log.warning(String(format: "source: %@ still failing after %.0f s: %@", name, now - failingSince!, error))
+            lastError = error
+            lastReport = now
         }
     }
 }
