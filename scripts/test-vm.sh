@@ -151,10 +151,6 @@ stage "initramfs ($(du -k "$initrd" | cut -f1) KB)"
 # ---------------------------------------------------------------- the binary under test
 t=$SECONDS
 bin=${RESNET_EDGE_BIN:-}
-if [ "${VM_STANDIN:-0}" = 1 ]; then   # TEMPORARY: the harness's own stand-in daemon until `serve` exists
-  cc=gcc; [ "$arch" = amd64 ] || cc=aarch64-linux-gnu-gcc
-  $cc -O2 -static -pthread -o "$work/standin" "$here/standin.c"; bin=$work/standin
-fi
 if [ -z "$bin" ]; then
   if [ "$arch" = amd64 ]; then
     log "building the release binary (swift build -c release --static-swift-stdlib --product resnet-edge)"
@@ -247,7 +243,23 @@ fi
 put 644 "$root/systemd/resnet-edge.service" /lib/systemd/system/resnet-edge.service
 m=$shared/models
 put 644 "$m/resnet18-fashion-mnist.onnx" /usr/share/resnet-edge/models/model.onnx
-put 644 "$m/resnet18-fashion-mnist-bn.onnx" /usr/share/resnet-edge/models/model-bn.onnx
+# The model a reload switches to: the reference calibrated to INT8 (`resnet-edge calibrate`, a .rem file; cached per
+# calibrating binary), so the reload visibly changes model and precision. Without a host binary or the data set:
+# the BatchNorm variant of the reference (ONNX, slower to load under emulation).
+calib_bin=
+if [ "$arch" = amd64 ]; then calib_bin=$bin; elif [ -x "$root/.build/release/resnet-edge" ]; then calib_bin=$root/.build/release/resnet-edge; fi
+reload_model=model-bn.onnx
+if [ -n "$calib_bin" ] && [ -d /usr/share/datasets/fashion-mnist ]; then
+  rem=$cache/reference-int8-$(sha256sum "$calib_bin" "$m/resnet18-fashion-mnist.onnx" | sha256sum | cut -c1-12).rem
+  if [ ! -e "$rem" ]; then
+    rm -f "$cache"/reference-int8-*.rem
+    "$calib_bin" calibrate --model "$m/resnet18-fashion-mnist.onnx" --dataset /usr/share/datasets/fashion-mnist \
+      --limit 100 --board qemu-a72 --out "$rem.tmp" > "$cache/calibrate.log" 2>&1 && mv "$rem.tmp" "$rem" ||
+      log "calibrate failed (see $cache/calibrate.log): reloading to the BatchNorm ONNX instead"
+  fi
+  [ -e "$rem" ] && { put 644 "$rem" /usr/share/resnet-edge/models/model-int8.rem; reload_model=model-int8.rem; }
+fi
+[ "$reload_model" != model-bn.onnx ] || put 644 "$m/resnet18-fashion-mnist-bn.onnx" /usr/share/resnet-edge/models/model-bn.onnx
 put 644 "$m/labels.txt" /usr/share/resnet-edge/models/labels.txt
 head -c 100000 "$m/resnet18-fashion-mnist.onnx" > "$run/model-bad.onnx"
 put 644 "$run/model-bad.onnx" /usr/share/resnet-edge/models/model-bad.onnx
@@ -278,7 +290,7 @@ put 755 "$here/ci-run.sh" /usr/local/bin/ci-run.sh
 put 644 "$here/ci-run.service" /etc/systemd/system/ci-run.service
 mkdir -p "$r/etc/systemd/system/multi-user.target.wants"
 ln -sf /etc/systemd/system/ci-run.service "$r/etc/systemd/system/multi-user.target.wants/ci-run.service"
-echo "console=$console arch=$arch" > "$run/ci-env"; put 644 "$run/ci-env" /etc/ci-env
+printf 'arch=%s\nreload_model=%s\n' "$arch" "$reload_model" > "$run/ci-env"; put 644 "$run/ci-env" /etc/ci-env
 mkfs.ext4 -q -F -L root -d "$r" "$run/rootfs.ext4" 1536M
 truncate -s 64M "$run/results.img"
 [ "${VM_KEEP:-0}" = 1 ] || rm -rf "$r"
