@@ -43,6 +43,9 @@ esac
 [ "$(id -u)" = 0 ] || die "needs root (apt-get, debootstrap)"
 work=$cache/$arch
 mkdir -p "$work/debs"
+# One run per architecture at a time (the cache and the run directory are shared).
+exec 9> "$work/.lock"
+flock -n 9 || { log "waiting for another test-vm.sh $arch run to finish"; flock 9; }
 
 # ---------------------------------------------------------------- host packages
 t=$SECONDS
@@ -158,9 +161,10 @@ if [ -z "$bin" ]; then
       die "swift build -c release --static-swift-stdlib failed"
     bin=$root/.build/release/resnet-edge
   else
+    log "building the aarch64 release binary (cross-toolchains/build-release.sh)"
+    (cd "$root" && bash cross-toolchains/build-release.sh > "$work/build-release.log" 2>&1) ||
+      { tail -20 "$work/build-release.log"; die "cross-toolchains/build-release.sh failed"; }
     bin=$root/.build-aarch64-release/resnet-edge-aarch64
-    [ -x "$bin" ] || (cd "$root" && XC_SKIP_SETUP=${XC_SKIP_SETUP:-0} bash cross-toolchains/build-release.sh) ||
-      die "cross-toolchains/build-release.sh failed"
   fi
 fi
 [ -x "$bin" ] || die "no binary at $bin"
@@ -244,17 +248,18 @@ put 644 "$root/systemd/resnet-edge.service" /lib/systemd/system/resnet-edge.serv
 m=$shared/models
 put 644 "$m/resnet18-fashion-mnist.onnx" /usr/share/resnet-edge/models/model.onnx
 # The model a reload switches to: the reference calibrated to INT8 (`resnet-edge calibrate`, a .rem file; cached per
-# calibrating binary), so the reload visibly changes model and precision. Without a host binary or the data set:
+# calibrating binary), so the reload visibly changes model and precision. For the rpi4 profile: the arm64 guest
+# (Cortex-A72, CPU part 0xd08) is detected as one; the amd64 guest is no board and runs any board's file. Without a host binary or the data set:
 # the BatchNorm variant of the reference (ONNX, slower to load under emulation).
 calib_bin=
 if [ "$arch" = amd64 ]; then calib_bin=$bin; elif [ -x "$root/.build/release/resnet-edge" ]; then calib_bin=$root/.build/release/resnet-edge; fi
 reload_model=model-bn.onnx
 if [ -n "$calib_bin" ] && [ -d /usr/share/datasets/fashion-mnist ]; then
-  rem=$cache/reference-int8-$(sha256sum "$calib_bin" "$m/resnet18-fashion-mnist.onnx" | sha256sum | cut -c1-12).rem
+  rem=$cache/reference-int8-rpi4-$(sha256sum "$calib_bin" "$m/resnet18-fashion-mnist.onnx" | sha256sum | cut -c1-12).rem
   if [ ! -e "$rem" ]; then
     rm -f "$cache"/reference-int8-*.rem
     "$calib_bin" calibrate --model "$m/resnet18-fashion-mnist.onnx" --dataset /usr/share/datasets/fashion-mnist \
-      --limit 100 --board qemu-a72 --out "$rem.tmp" > "$cache/calibrate.log" 2>&1 && mv "$rem.tmp" "$rem" ||
+      --limit 100 --board rpi4 --out "$rem.tmp" > "$cache/calibrate.log" 2>&1 && mv "$rem.tmp" "$rem" ||
       log "calibrate failed (see $cache/calibrate.log): reloading to the BatchNorm ONNX instead"
   fi
   [ -e "$rem" ] && { put 644 "$rem" /usr/share/resnet-edge/models/model-int8.rem; reload_model=model-int8.rem; }
@@ -313,8 +318,9 @@ stage "VM (qemu exit $qrc)"
 (cd "$run" && mkdir -p results && tar xf results.img -C results 2>/dev/null) || true
 [ "$qrc" != 124 ] || log "qemu timed out after $timeout_s s"
 echo "test-vm: figures:"
-grep '^CI: FIGURE ' "$run/console.log" | sed 's/^CI: FIGURE /test-vm:   /' || true
-log "total $((SECONDS - start)) s; console log $run/console.log; guest journal $run/results/journal.txt"
+grep '^CI: FIGURE ' "$run/console.log" | sed 's/^CI: FIGURE //' > "$run/figures.txt" || true
+sed 's/^/test-vm:   /' "$run/figures.txt"
+log "total $((SECONDS - start)) s; in $run: console.log, figures.txt, results/journal.txt (the guest's whole journal)"
 if grep -q '^CI: RESULT PASS' "$run/console.log"; then
   echo "test-vm: PASS"
   exit 0

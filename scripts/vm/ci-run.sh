@@ -68,7 +68,7 @@ healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$url/healt
 unhealthy() { local c; c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$url/healthz"); [ "$c" != 200 ] && [ "$c" != 000 ]; }
 active() { [ "$(systemctl is-active "$unit")" = active ]; }
 prop() { systemctl show -p "$1" --value "$unit"; }
-# Wait until the classified counter passes a value: flowing_after N SECONDS
+# Whether the classified counter is above N: classified_above N
 classified_above() { local c; c=$(classified); [ -n "$c" ] && awk -v c="$c" -v n="$1" 'BEGIN { exit !(c > n) }'; }
 set_conf() { # SECTION KEY VALUE (a string): rewrite the config in place
   awk -v s="[$1]" -v k="$2" -v v="$3" '
