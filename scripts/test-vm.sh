@@ -206,11 +206,22 @@ if [ ! -e "$rootdir/.complete" ]; then
   touch "$r/.complete"
   mv "$r" "$rootdir"
 fi
-# Every library the binary needs must be in the root (else name the package to add above).
+# Every library the binary needs must be in the root (else name the package to add above). Symbolic links are
+# followed inside the root (alternatives links are absolute).
+in_root() { # PATH (absolute, inside the root): exists there?
+  local p=$1 n=0 l
+  while [ $n -lt 16 ]; do
+    if [ -L "$rootdir$p" ]; then
+      l=$(readlink "$rootdir$p"); case $l in /*) p=$l ;; *) p=$(dirname "$p")/$l ;; esac
+    else [ -e "$rootdir$p" ]; return; fi
+    n=$((n + 1))
+  done
+  return 1
+}
 missing=
 for lib in $needed; do
   found=
-  for d in lib/$triplet usr/lib/$triplet lib usr/lib lib64; do [ -e "$rootdir/$d/$lib" ] && found=1 && break; done
+  for d in /lib/$triplet /usr/lib/$triplet /lib /usr/lib /lib64; do in_root "$d/$lib" && found=1 && break; done
   if [ -z "$found" ] && [ -n "$runpath" ] && [ -e "${runpath%%:*}/$lib" ]; then found=runpath; fi
   [ -n "$found" ] || missing+=" $lib"
 done
