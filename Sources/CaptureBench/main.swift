@@ -4,6 +4,9 @@
 //   capture-bench probe DEVICE                                      V4L2Camera.probe(device:)
 //   capture-bench capture DEVICE [FRAMES] [WIDTHxHEIGHT] [FPS] [FORMAT]
 //                                 opens the camera, reads FRAMES frames (default 30), prints what it got; exit 1 on error
+//   capture-bench watch DEVICE [SECONDS] [WIDTHxHEIGHT]
+//                                 runs LatestFrameCapture on the camera (reopening it after faults) and prints its stats
+//                                 every 0.5 s (a consumer taking frames every 50 ms); exit 1 if no frame ever came
 import Foundation
 import EdgeCapture
 import EdgeImaging
@@ -88,6 +91,7 @@ case "capture":
     print("negotiated: \(n.format.rawValue) \(n.width)x\(n.height) \(n.fps) fps (driver \(camera.driver), card \(camera.card))")
     var got = 0, distinct = Set<Int>(), first = 0.0, last = 0.0, lastSequence: UInt64 = 0, preprocessMs = 0.0
     var preprocessor: FramePreprocessor? = nil
+    var exact = false
     var tensor = [Float](repeating: 0, count: PreprocessSpec.imagenet().elementCount)
     while got < frames {
         let frame: Frame?
@@ -106,13 +110,45 @@ case "capture":
         let start = monotonicSeconds()
         tensor.withUnsafeMutableBufferPointer { preprocessor!.run(frame, into: $0.baseAddress!) }
         preprocessMs += (monotonicSeconds() - start) * 1000
+        if got == 0 {
+            // The one-pass result on a real driver frame equals the reference path on the converted frame.
+            var reference = [Float](repeating: 0, count: tensor.count)
+            try reference.withUnsafeMutableBufferPointer {
+                try PreprocessSpec.imagenet().preprocess(ColorConversion.image(from: frame), into: $0.baseAddress!, layout: .nhwc)
+            }
+            exact = reference == tensor
+        }
         got += 1
         print("frame \(frame.sequence) \(frame.format.rawValue) \(frame.width)x\(frame.height) bpl \(frame.bytesPerLine) bytes \(frame.bytes.count) t \(String(format: "%.6f", frame.timestamp))")
     }
     let rate = got > 1 && last > first ? Double(got - 1) / (last - first) : 0
-    print(String(format: "CAPTURE ok format=%@ size=%dx%d frames=%d distinct=%d fps=%.1f driverDropped=%llu corrupt=%llu preprocess=%.2fms",
+    print(String(format: "CAPTURE ok format=%@ size=%dx%d frames=%d distinct=%d fps=%.1f driverDropped=%llu corrupt=%llu preprocess=%.2fms exact=%@",
                  n.format.rawValue, n.width, n.height, got, distinct.count, rate, camera.driverDropped, camera.corruptFrames,
-                 preprocessMs / Double(max(got, 1))))
+                 preprocessMs / Double(max(got, 1)), exact ? "yes" : "no"))
+case "watch":
+    guard let device = args.first else { fail("watch needs a device") }
+    let seconds = args.count > 1 ? Double(args[1]) ?? 10 : 10
+    let (w, h) = args.count > 2 ? size(args[2]) : (640, 480)
+    let capture = LatestFrameCapture(source: V4L2Camera(CameraConfiguration(device: device, width: w, height: h, fps: 30)),
+                                     reopenBackoff: [0.2, 0.5, 1])
+    capture.start()
+    let start = monotonicSeconds()
+    var last: UInt64 = 0, nextReport = 0.5, taken = 0
+    while monotonicSeconds() - start < seconds {
+        if let f = capture.next(after: last, timeout: 0.05) { last = f.sequence; taken += 1 }
+        usleep(50_000)
+        if monotonicSeconds() - start >= nextReport {
+            nextReport += 0.5
+            let s = capture.stats
+            print(String(format: "WATCH t=%.1f seq=%llu taken=%d captured=%llu dropped=%llu reopens=%llu healthy=%@ since=%.2f error=%@",
+                         monotonicSeconds() - start, last, taken, s.captured, s.dropped, s.reopens, s.healthy ? "yes" : "no",
+                         s.sinceLastFrame, s.lastError ?? "-"))
+        }
+    }
+    capture.stop()
+    let s = capture.stats
+    print("WATCH end captured=\(s.captured) dropped=\(s.dropped) reopens=\(s.reopens) healthy=\(s.healthy)")
+    if s.captured == 0 { exit(1) }
 default:
     fail("unknown command \(command)")
 }
