@@ -1,6 +1,6 @@
 // capture-bench: EdgeCapture's bench and camera check, independent of the resnet-edge CLI.
 //
-//   capture-bench preprocess [WIDTHxHEIGHT] [FORMAT] [ITERATIONS] [imagenet|fashion|all]   one-pass preprocessing speed vs the reference path
+//   capture-bench preprocess [WIDTHxHEIGHT] [FORMAT] [ITERATIONS] [imagenet|fashion|all] [noref]   one-pass preprocessing speed vs the reference path
 //   capture-bench probe DEVICE                                      V4L2Camera.probe(device:)
 //   capture-bench capture DEVICE [FRAMES] [WIDTHxHEIGHT] [FPS] [FORMAT]
 //                                 opens the camera, reads FRAMES frames (default 30), prints what it got; exit 1 on error
@@ -66,7 +66,8 @@ case "preprocess":
         var q = [Int8](repeating: 0, count: spec.elementCount)
         let onePass = out.withUnsafeMutableBufferPointer { o in time(iterations) { p.run(frame, into: o.baseAddress!) } }
         let int8 = q.withUnsafeMutableBufferPointer { o in time(iterations) { p.run(frame, into: o.baseAddress!, scale: 0.0186, zeroPoint: -14) } }
-        let reference = out.withUnsafeMutableBufferPointer { o in
+        let skipReference = args.count > 4 && args[4] == "noref"
+        let reference = skipReference ? .nan : out.withUnsafeMutableBufferPointer { o in
             time(max(1, iterations / 4)) {
                 let image = try! ColorConversion.image(from: frame)
                 try! spec.preprocess(image, into: o.baseAddress!, layout: .nhwc)

@@ -223,7 +223,8 @@ public final class V4L2Camera: FrameSource {
             case ENOENT, ENODEV, ENXIO: throw CaptureError.deviceMissing("\(dev): \(String(cString: strerror(e))) (the camera is not there)")
             case EBUSY: throw CaptureError.io("\(dev) is busy: another program is using the camera")
             // libv4l2's v4l2_open queries the device and fails like this on a node without V4L2 ioctls.
-            case ENOTTY, EINVAL: throw CaptureError.unsupported("\(dev) is not a V4L2 device")
+            // (ENOSYS: an emulator such as qemu-user that does not pass V4L2 ioctls through.)
+            case ENOTTY, EINVAL, ENOSYS: throw CaptureError.unsupported("\(dev) is not a V4L2 device")
             default: throw CaptureError.io("\(dev): open: \(String(cString: strerror(e)))")
             }
         }
@@ -248,7 +249,7 @@ public final class V4L2Camera: FrameSource {
         var cap = v4l2_capability()
         if Self.retrying({ cv4l2_querycap(fd, &cap) }) < 0 {
             let e = errno
-            if e == ENOTTY || e == EINVAL { throw CaptureError.unsupported("\(dev) is not a V4L2 device") }
+            if e == ENOTTY || e == EINVAL || e == ENOSYS { throw CaptureError.unsupported("\(dev) is not a V4L2 device") }
             throw Self.streamingError(dev, "VIDIOC_QUERYCAP", e)
         }
         driver = Self.string(cap.driver)
