@@ -35,6 +35,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ -n "$port" ] || { cat "$work/serve.log"; echo "demo: the daemon did not start" >&2; exit 1; }
+sleep 1
 echo "-- GET /healthz";  fetch "$port" /healthz
 echo "-- GET /latest";   fetch "$port" /latest
 echo "-- GET /events (the first lines of the stream)"

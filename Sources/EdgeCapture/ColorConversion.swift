@@ -46,12 +46,120 @@ public enum ColorConversion {
     }
 
     @inline(__always) static func clip(_ v: Int32) -> UInt8 {
-        v < 0 ? 0 : (v > 255 ? 255 : UInt8(truncatingIfNeeded: v))
+        // Branch-free (compiles to cmov / vector min-max).
+        UInt8(truncatingIfNeeded: Swift.min(Swift.max(v, 0), 255))
+    }
+
+    /// One pixel from its luma term `c = 298 (Y - 16) + 128` and the chroma terms of its pair/block.
+    @inline(__always)
+    private static func store(_ c: Int32, _ rv: Int32, _ gv: Int32, _ bv: Int32, gray: Bool,
+                              _ d: UnsafeMutablePointer<UInt8>) {
+        let r = clip((c &+ rv) >> 8), g = clip((c &+ gv) >> 8), b = clip((c &+ bv) >> 8)
+        if gray { d[0] = luma(r: r, g: g, b: b) } else { d[0] = r; d[1] = g; d[2] = b }
+    }
+
+    /// Whole pixel pairs of a 4:2:x row into three planes (R, G, B): the loads and the stores are interleaved by at
+    /// most 4 (YUYV's Y0 Cb Y1 Cr, each plane's two pixels), which the compiler turns into NEON ld4/st2 vectors;
+    /// writing interleaved RGB directly (6 bytes per pair) would leave the loop scalar. `lumaA/lumaB/cb/cr` point at
+    /// the first pair's bytes and advance by `stride` per pair.
+    @inline(__always)
+    private static func pairsToPlanes(_ count: Int, lumaA: UnsafePointer<UInt8>, lumaB: UnsafePointer<UInt8>,
+                                      cb: UnsafePointer<UInt8>, cr: UnsafePointer<UInt8>, lumaStride: Int, chromaStride: Int,
+                                      r: UnsafeMutablePointer<UInt8>, g: UnsafeMutablePointer<UInt8>, b: UnsafeMutablePointer<UInt8>) {
+        for i in 0..<count {
+            let d = Int32(cb[chromaStride * i]) &- 128, e = Int32(cr[chromaStride * i]) &- 128
+            let rv = 409 &* e &+ 128, gv = 128 &- 100 &* d &- 208 &* e, bv = 516 &* d &+ 128
+            let c0 = 298 &* (Int32(lumaA[lumaStride * i]) &- 16), c1 = 298 &* (Int32(lumaB[lumaStride * i]) &- 16)
+            r[2 * i] = clip((c0 &+ rv) >> 8); r[2 * i + 1] = clip((c1 &+ rv) >> 8)
+            g[2 * i] = clip((c0 &+ gv) >> 8); g[2 * i + 1] = clip((c1 &+ gv) >> 8)
+            b[2 * i] = clip((c0 &+ bv) >> 8); b[2 * i + 1] = clip((c1 &+ bv) >> 8)
+        }
+    }
+
+    /// One pixel from its Y and its pair's Cb/Cr (the edges of a row that does not start or end on a pair).
+    @inline(__always)
+    private static func single(_ y: UInt8, _ cb: UInt8, _ cr: UInt8, gray: Bool, _ d: UnsafeMutablePointer<UInt8>) {
+        let dd = Int32(cb) &- 128, e = Int32(cr) &- 128
+        store(298 &* (Int32(y) &- 16), 409 &* e &+ 128, 128 &- 100 &* dd &- 208 &* e, 516 &* dd &+ 128, gray: gray, d)
+    }
+
+    /// The planes of `n` pixels to the destination: interleaved RGB (NEON st3) or Pillow's L.
+    @inline(__always)
+    private static func planesOut(_ n: Int, _ r: UnsafePointer<UInt8>, _ g: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>,
+                                  gray: Bool, _ d: UnsafeMutablePointer<UInt8>) {
+        if gray {
+            for i in 0..<n { d[i] = luma(r: r[i], g: g[i], b: b[i]) }
+        } else {
+            for i in 0..<n { d[3 * i] = r[i]; d[3 * i + 1] = g[i]; d[3 * i + 2] = b[i] }
+        }
+    }
+
+    /// Pixel pairs converted per chunk (the planes take 6 bytes per pair, on the stack).
+    private static let chunkPairs = 128
+
+    /// YUYV (Y0 Cb Y1 Cr per pixel pair) columns [x0, x1) of one row.
+    private static func yuyvRow(_ row: UnsafePointer<UInt8>, _ x0: Int, _ x1: Int, gray: Bool,
+                                _ dst: UnsafeMutablePointer<UInt8>) {
+        let step = gray ? 1 : 3
+        var x = x0, d = dst
+        if x & 1 == 1 && x < x1 {
+            let p = row + 4 * (x >> 1)
+            single(p[2], p[1], p[3], gray: gray, d); d += step; x += 1
+        }
+        let pairs = (x1 - x) / 2
+        if pairs > 0 {
+            // Fixed-size chunks keep the planes on the stack (a run-time size above 1 KB would go to the heap).
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6 * chunkPairs) { planes in
+                let r = planes.baseAddress!, g = r + 2 * chunkPairs, b = g + 2 * chunkPairs
+                var done = 0
+                while done < pairs {
+                    let n = min(chunkPairs, pairs - done)
+                    let p = row + 2 * x + 4 * done
+                    pairsToPlanes(n, lumaA: p, lumaB: p + 2, cb: p + 1, cr: p + 3, lumaStride: 4, chromaStride: 4, r: r, g: g, b: b)
+                    planesOut(2 * n, r, g, b, gray: gray, d + 2 * done * step)
+                    done += n
+                }
+            }
+            x += 2 * pairs; d += 2 * pairs * step
+        }
+        if x < x1 {
+            let p = row + 4 * (x >> 1)
+            single(p[0], p[1], p[3], gray: gray, d)
+        }
+    }
+
+    /// NV12 columns [x0, x1) of one luma row with its interleaved Cb/Cr row.
+    private static func nv12Row(_ row: UnsafePointer<UInt8>, _ chroma: UnsafePointer<UInt8>, _ x0: Int, _ x1: Int,
+                                gray: Bool, _ dst: UnsafeMutablePointer<UInt8>) {
+        let step = gray ? 1 : 3
+        var x = x0, d = dst
+        if x & 1 == 1 && x < x1 {
+            let c = chroma + 2 * (x >> 1)
+            single(row[x], c[0], c[1], gray: gray, d); d += step; x += 1
+        }
+        let pairs = (x1 - x) / 2
+        if pairs > 0 {
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6 * chunkPairs) { planes in
+                let r = planes.baseAddress!, g = r + 2 * chunkPairs, b = g + 2 * chunkPairs
+                var done = 0
+                while done < pairs {
+                    let n = min(chunkPairs, pairs - done)
+                    let l = row + x + 2 * done, c = chroma + x + 2 * done
+                    pairsToPlanes(n, lumaA: l, lumaB: l + 1, cb: c, cr: c + 1, lumaStride: 2, chromaStride: 2, r: r, g: g, b: b)
+                    planesOut(2 * n, r, g, b, gray: gray, d + 2 * done * step)
+                    done += n
+                }
+            }
+            x += 2 * pairs; d += 2 * pairs * step
+        }
+        if x < x1 {
+            let c = chroma + 2 * (x >> 1)
+            single(row[x], c[0], c[1], gray: gray, d)
+        }
     }
 
     /// Writes columns `[x0, x1)` of row `y` of `frame` (not MJPEG) to `dst` as RGB (3 bytes per pixel) or, with
     /// `gray`, as Pillow `L` (1 byte; a gray frame is copied). Bounds are the caller's responsibility.
-    @inline(__always)
     static func convertRow(format: PixelFormat, base: UnsafePointer<UInt8>, bytesPerLine: Int, height: Int,
                            y: Int, x0: Int, x1: Int, gray: Bool, dst: UnsafeMutablePointer<UInt8>) {
         let row = base + y * bytesPerLine
@@ -66,22 +174,11 @@ public enum ColorConversion {
         case .gray:
             dst.update(from: row + x0, count: x1 - x0)
         case .yuyv:
-            var x = x0, d = dst
-            while x < x1 {
-                let pair = row + 4 * (x >> 1)
-                let (r, g, b) = rgb(y: pair[2 * (x & 1)], cb: pair[1], cr: pair[3])
-                if gray { d[0] = luma(r: r, g: g, b: b); d += 1 } else { d[0] = r; d[1] = g; d[2] = b; d += 3 }
-                x += 1
-            }
+            // Separate instantiations so the colour/gray choice is not made per pixel.
+            if gray { yuyvRow(row, x0, x1, gray: true, dst) } else { yuyvRow(row, x0, x1, gray: false, dst) }
         case .nv12:
             let chroma = base + height * bytesPerLine + (y >> 1) * bytesPerLine
-            var x = x0, d = dst
-            while x < x1 {
-                let c = chroma + 2 * (x >> 1)
-                let (r, g, b) = rgb(y: row[x], cb: c[0], cr: c[1])
-                if gray { d[0] = luma(r: r, g: g, b: b); d += 1 } else { d[0] = r; d[1] = g; d[2] = b; d += 3 }
-                x += 1
-            }
+            if gray { nv12Row(row, chroma, x0, x1, gray: true, dst) } else { nv12Row(row, chroma, x0, x1, gray: false, dst) }
         case .mjpeg:
             preconditionFailure("convertRow: MJPEG has no rows")
         }

@@ -190,7 +190,8 @@ public final class V4L2Camera: FrameSource {
         do {
             let frame: Frame
             if wire == .mjpeg {
-                frame = try mjpeg!.decode(bytes, sequence: sequence + 1, timestamp: timestamp)
+                frame = try mjpeg!.decode(bytes, sequence: sequence + 1, timestamp: timestamp,
+                                          expected: (frameWidth, frameHeight))
             } else {
                 frame = try Frame(format: wire, width: frameWidth, height: frameHeight, bytesPerLine: bytesPerLine,
                                   sequence: sequence + 1, timestamp: timestamp, copying: bytes)
@@ -222,7 +223,8 @@ public final class V4L2Camera: FrameSource {
             case ENOENT, ENODEV, ENXIO: throw CaptureError.deviceMissing("\(dev): \(String(cString: strerror(e))) (the camera is not there)")
             case EBUSY: throw CaptureError.io("\(dev) is busy: another program is using the camera")
             // libv4l2's v4l2_open queries the device and fails like this on a node without V4L2 ioctls.
-            case ENOTTY, EINVAL: throw CaptureError.unsupported("\(dev) is not a V4L2 device")
+            // (ENOSYS: an emulator such as qemu-user that does not pass V4L2 ioctls through.)
+            case ENOTTY, EINVAL, ENOSYS: throw CaptureError.unsupported("\(dev) is not a V4L2 device")
             default: throw CaptureError.io("\(dev): open: \(String(cString: strerror(e)))")
             }
         }
@@ -247,7 +249,7 @@ public final class V4L2Camera: FrameSource {
         var cap = v4l2_capability()
         if Self.retrying({ cv4l2_querycap(fd, &cap) }) < 0 {
             let e = errno
-            if e == ENOTTY || e == EINVAL { throw CaptureError.unsupported("\(dev) is not a V4L2 device") }
+            if e == ENOTTY || e == EINVAL || e == ENOSYS { throw CaptureError.unsupported("\(dev) is not a V4L2 device") }
             throw Self.streamingError(dev, "VIDIOC_QUERYCAP", e)
         }
         driver = Self.string(cap.driver)
@@ -276,15 +278,16 @@ public final class V4L2Camera: FrameSource {
             throw CaptureError.unsupported("\(dev) (\(driver)) offers no usable format (\(list))")
         }
 
-        // S_FMT
+        // S_FMT, with the fourcc as the device lists it (MJPEG may be listed as 'JPEG').
+        let fourcc = formats.first { PixelFormat(fourcc: $0.fourcc) == chosen }?.fourcc ?? chosen.fourcc
         var fmt = v4l2_format()
         fmt.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
         fmt.fmt.pix.width = UInt32(c.width)
         fmt.fmt.pix.height = UInt32(c.height)
-        fmt.fmt.pix.pixelformat = chosen.fourcc
+        fmt.fmt.pix.pixelformat = fourcc
         fmt.fmt.pix.field = V4L2_FIELD_ANY.rawValue
         if Self.retrying({ cv4l2_s_fmt(fd, &fmt) }) < 0 { throw Self.streamingError(dev, "VIDIOC_S_FMT", errno) }
-        guard let got = PixelFormat(fourcc: fmt.fmt.pix.pixelformat), got == chosen || (chosen == .mjpeg && got == .mjpeg) else {
+        guard let got = PixelFormat(fourcc: fmt.fmt.pix.pixelformat), got == chosen else {
             throw CaptureError.unsupported("\(dev) (\(driver)): asked for \(PixelFormat.fourccString(chosen.fourcc)), the driver set \(PixelFormat.fourccString(fmt.fmt.pix.pixelformat))")
         }
         wire = got

@@ -377,7 +377,12 @@ public final class Daemon: @unchecked Sendable {
         let ended = pipeline?.stop(timeout: 0.8) ?? true
         if !ended { log.warning("the pipeline did not finish its frame within 0.8 s; exiting anyway") }
         let done = DispatchSemaphore(value: 0)
-        group.shutdownGracefully(queue: .global()) { _ in done.signal() }
+        let group = self.group
+        let thread = Thread {
+            try? group.syncShutdownGracefully()
+            done.signal()
+        }
+        thread.start()
         _ = done.wait(timeout: .now() + 0.5)
         lock.locked { stopped = true }
         log.info(String(format: "stopped in %.0f ms (%llu frames classified)", (monotonicSeconds() - started) * 1000, pipeline?.snapshot.classified ?? 0))

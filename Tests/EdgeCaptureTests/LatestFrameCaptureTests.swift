@@ -130,6 +130,7 @@ final class SilentSource: FrameSource {
         let s = capture.stats
         capture.stop()
         #expect(!s.healthy && s.lastError?.contains("/dev/video-missing") == true)
+        guard case .deviceMissing? = s.lastFailure else { Issue.record("lastFailure \(String(describing: s.lastFailure))"); return }
         // Start again after stop works.
         capture.start()
         capture.stop()

@@ -77,10 +77,10 @@ import Testing
     @Test func metricsParseAndCount() throws {
         let (daemon, notify) = try Self.start(.testDefault())
         defer { daemon.stop(); notify.close() }
-        #expect(daemon.waitForFirstResult(timeout: 30))
+        #expect(daemon.waitForFirstResult(timeout: 30 * timeScale))
         let port = try #require(daemon.httpPort)
         let first = try Metrics.scrape(port: port)
-        Thread.sleep(forTimeInterval: 0.5)
+        Thread.sleep(forTimeInterval: 0.5 * timeScale)
         let second = try Metrics.scrape(port: port)
 
         for name in ["resnet_edge_frames_captured_total", "resnet_edge_frames_classified_total", "resnet_edge_frames_dropped_total",
@@ -116,7 +116,7 @@ import Testing
         c.source.fps = 30
         let (daemon, notify) = try Self.start(c)
         defer { daemon.stop(); notify.close() }
-        #expect(daemon.waitForFirstResult(timeout: 30))
+        #expect(daemon.waitForFirstResult(timeout: 30 * timeScale))
         let port = try #require(daemon.httpPort)
         let (events, _) = try HTTP.events(port: port, count: 5)
         #expect(events.count == 5)
@@ -125,21 +125,21 @@ import Testing
 
     @Test func watchdogPingsWhileClassifyingAndStopsWhenStuck() throws {
         let source = ControlledSource()
-        let (daemon, notify) = try Self.start(.testDefault(), watchdogUsec: 400_000, makeSource: { _ in source })
+        let (daemon, notify) = try Self.start(.testDefault(), watchdogUsec: Int(400_000 * timeScale), makeSource: { _ in source })
         defer { source.unblock(); daemon.stop(); notify.close() }
         #expect(notify.wait(for: "READY=1") != nil)
-        Thread.sleep(forTimeInterval: 1.2)
+        Thread.sleep(forTimeInterval: 1.2 * timeScale)
         let pings = notify.with("WATCHDOG=1").map(\.time)
         // Every 0.2 s (half of WATCHDOG_USEC): about 6 in 1.2 s, and never more than 0.4 s apart.
         #expect(pings.count >= 4, "\(pings.count) pings")
         let gaps = zip(pings.dropFirst(), pings).map { $0 - $1 }
-        #expect(gaps.allSatisfy { $0 >= 0.19 && $0 < 0.4 }, "\(gaps)")
+        #expect(gaps.allSatisfy { $0 >= 0.19 * timeScale && $0 < 0.4 * timeScale }, "\(gaps)")
 
         // A capture stuck in read() while "healthy": no frames, so no pings; systemd would kill us.
         source.hang()
-        Thread.sleep(forTimeInterval: 0.3)
+        Thread.sleep(forTimeInterval: 0.3 * timeScale)
         let before = notify.with("WATCHDOG=1").count
-        Thread.sleep(forTimeInterval: 1.0)
+        Thread.sleep(forTimeInterval: 1.0 * timeScale)
         #expect(notify.with("WATCHDOG=1").count == before, "pings continued while the pipeline was stuck")
         source.unblock()
         #expect(eventually(timeout: 5) { notify.with("WATCHDOG=1").count > before }, "pings did not resume")
@@ -149,8 +149,8 @@ import Testing
         let source = ControlledSource()
         var c = DaemonConfiguration.testDefault()
         c.source.reopenBackoff = 0.1
-        c.health.staleAfter = 0.5
-        let (daemon, notify) = try Self.start(c, watchdogUsec: 600_000, makeSource: { _ in source })
+        c.health.staleAfter = 0.5 * timeScale
+        let (daemon, notify) = try Self.start(c, watchdogUsec: Int(600_000 * timeScale), makeSource: { _ in source })
         defer { daemon.stop(); notify.close() }
         #expect(notify.wait(for: "READY=1") != nil)
         let port = try #require(daemon.httpPort)
@@ -166,7 +166,7 @@ import Testing
         #expect(eventually(timeout: 5) { notify.withPrefix("STATUS=unhealthy").count > 0 })
         // While the capture reopens, the watchdog keeps being fed: a missing camera is no reason to restart.
         let during = notify.with("WATCHDOG=1").count
-        Thread.sleep(forTimeInterval: 1.0)
+        Thread.sleep(forTimeInterval: 1.0 * timeScale)
         #expect(notify.with("WATCHDOG=1").count >= during + 2)
 
         source.restore()
@@ -195,7 +195,7 @@ import Testing
         // Stream results throughout, to see that they never stop.
         let streamed = LinesBox()
         let reader = Thread {
-            if let (events, _) = try? HTTP.events(port: port, count: 100_000, timeout: 6) { for e in events { streamed.append(e) } }
+            if let (events, _) = try? HTTP.events(port: port, count: 100_000, timeout: 6 * timeScale) { for e in events { streamed.append(e) } }
         }
         reader.start()
 
@@ -233,7 +233,7 @@ import Testing
         let reloader = Daemon(configuration: fromFile, options: .init(environment: [:]), log: Self.quietLog())
         #expect(!reloader.reload().succeeded)   // not running: refuses cleanly
 
-        reader.join(timeout: 10)
+        reader.join(timeout: 10 * timeScale)
         let sequences = streamed.all.compactMap { json($0)?["sequence"] as? Int }
         #expect(sequences.count > 20, "\(sequences.count) events while reloading")
         // No gap in the stream longer than a second (frames at 60 fps).
@@ -287,7 +287,7 @@ import Testing
         let socketPath = dir.appendingPathComponent("results.sock").path
         let (daemon, notify) = try Self.start(.testDefault(socket: socketPath))
         defer { notify.close() }
-        #expect(daemon.waitForFirstResult(timeout: 30))
+        #expect(daemon.waitForFirstResult(timeout: 30 * timeScale))
         let port = try #require(daemon.httpPort)
         // Clients connected while stopping are closed, not waited for.
         let client = try SocketClient(path: socketPath)
@@ -299,7 +299,7 @@ import Testing
         let started = monotonicSeconds()
         daemon.stop()
         let took = monotonicSeconds() - started
-        #expect(took < 2, "stop took \(took) s")
+        #expect(took < 2 * timeScale, "stop took \(took) s")
         #expect(notify.wait(for: "STOPPING=1", timeout: 1) != nil)
         #expect(!FileManager.default.fileExists(atPath: socketPath))
         #expect(client.readToEnd(timeout: 2))

@@ -44,7 +44,7 @@ import Testing
 
         /// Waits for exit; nil on timeout.
         func wait(timeout: Double) -> Int32? {
-            let deadline = monotonicSeconds() + timeout
+            let deadline = monotonicSeconds() + timeout * timeScale
             while process.isRunning && monotonicSeconds() < deadline { Thread.sleep(forTimeInterval: 0.01) }
             if process.isRunning { return nil }
             Thread.sleep(forTimeInterval: 0.05)
@@ -94,7 +94,7 @@ import Testing
         let file = try writeConfig(dir)
         let notify = try NotifySocket()
         defer { notify.close() }
-        let child = try Child(["serve", "--config", file], environment: ["NOTIFY_SOCKET": notify.environmentValue, "WATCHDOG_USEC": "1000000"])
+        let child = try Child(["serve", "--config", file], environment: ["NOTIFY_SOCKET": notify.environmentValue, "WATCHDOG_USEC": String(Int(1_000_000 * timeScale))])
 
         let ready = try #require(notify.wait(for: "READY=1", timeout: 60), "no READY=1; stderr:\n\(child.errorText)")
         #expect(ready.text.contains("STATUS="))
@@ -133,7 +133,7 @@ import Testing
         let status = child.wait(timeout: 5)
         let took = monotonicSeconds() - started
         #expect(status == 0, "exit status \(String(describing: status)); stderr:\n\(child.errorText)")
-        #expect(took < 2, "stopping took \(took) s")
+        #expect(took < 2 * timeScale, "stopping took \(took) s")
         #expect(!notify.with("STOPPING=1").isEmpty)
         #expect(!FileManager.default.fileExists(atPath: socketPath))
     }

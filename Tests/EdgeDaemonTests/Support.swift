@@ -6,6 +6,10 @@ import TestSupport
 import Glibc
 #endif
 
+/// Emulated runs (qemu-user: `RESNET_EDGE_TEST_SUBSET=1`, 10-30x slower) stretch every interval and time limit of the
+/// daemon tests by this factor; the assertions stay the same.
+let timeScale: Double = TestSubset.isActive ? 15 : 1
+
 enum Paths {
     static let referenceModel = TestPaths.referenceModels.appendingPathComponent("resnet18-fashion-mnist.onnx").path
     static let images = TestPaths.testImages.path
@@ -79,7 +83,7 @@ final class NotifySocket: @unchecked Sendable {
     /// Waits until a message containing `line` arrives (after `index` messages).
     @discardableResult
     func wait(for line: String, after index: Int = 0, timeout: Double = 20) -> Message? {
-        let deadline = monotonicSeconds() + timeout
+        let deadline = monotonicSeconds() + timeout * timeScale
         while monotonicSeconds() < deadline {
             let found = lock.locked { messages.dropFirst(index).first { $0.text.split(separator: "\n").contains { $0 == line } } }
             if let found { return found }
@@ -105,7 +109,7 @@ enum HTTP {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let r = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard r == 0 else { Glibc.close(fd); throw DaemonError("connect 127.0.0.1:\(port): \(String(cString: strerror(errno)))") }
-        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        var tv = timeval(tv_sec: Int(10 * timeScale), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         return fd
     }
@@ -139,7 +143,7 @@ enum HTTP {
     }
 
     /// Opens /events and returns the first `count` events' data (JSON lines), and the raw text read.
-    static func events(port: Int, count: Int, timeout: Double = 20) throws -> (events: [String], raw: String) {
+    static func events(port: Int, count: Int, timeout: Double = 20 * timeScale) throws -> (events: [String], raw: String) {
         let fd = try connectTCP(port: port)
         defer { Glibc.close(fd) }
         send(fd, "GET /events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n")
@@ -163,7 +167,7 @@ final class SocketClient {
     let fd: Int32
     private var pending = ""
 
-    init(path: String, readTimeout: Double = 10) throws {
+    init(path: String, readTimeout: Double = 10 * timeScale) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -196,7 +200,7 @@ final class SocketClient {
     /// True when the server closed the connection (reads to the end, discarding).
     func readToEnd(timeout: Double) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 65536)
-        let deadline = monotonicSeconds() + timeout
+        let deadline = monotonicSeconds() + timeout * timeScale
         while monotonicSeconds() < deadline {
             let n = recv(fd, &buffer, buffer.count, 0)
             if n == 0 { return true }
@@ -273,7 +277,7 @@ extension DaemonConfiguration {
 
 /// Polls `condition` until true or `timeout`.
 func eventually(timeout: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = monotonicSeconds() + timeout
+    let deadline = monotonicSeconds() + timeout * timeScale
     while monotonicSeconds() < deadline {
         if try condition() { return true }
         Thread.sleep(forTimeInterval: 0.02)

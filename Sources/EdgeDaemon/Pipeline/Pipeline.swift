@@ -120,11 +120,15 @@ public final class Pipeline: @unchecked Sendable {
     /// Stops a capture, waiting at most `seconds`: a driver stuck in a read must not hold up a stop or a swap (the
     /// capture thread then ends on its own, or with the process).
     static func stop(_ capture: LatestFrameCapture, within seconds: Double) {
+        // A plain thread, not a Dispatch worker: under the unit's sandbox libdispatch logs a failed priority change
+        // for every new worker thread.
         let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        let thread = Thread {
             capture.stop()
             done.signal()
         }
+        thread.name = "resnet-edge capture stop"
+        thread.start()
         _ = done.wait(timeout: .now() + seconds)
     }
 
@@ -199,7 +203,7 @@ public final class Pipeline: @unchecked Sendable {
     public func statusLine(now: Double = monotonicSeconds()) -> String {
         let s = snapshot
         let h = health(now: now)
-        var line = h.healthy ? String(format: "%.1f fps", s.rate) : "unhealthy: \(h.reason)"
+        var line = h.healthy ? (s.classified < 3 ? "classifying" : String(format: "%.1f fps", s.rate)) : "unhealthy: \(h.reason)"
         line += "; model \(s.modelName) (\(s.modelPrecision)); source \(s.sourceName)"
         line += "; \(s.classified) frames classified"
         if let note = lock.locked({ statusNote }) { line += "; \(note)" }
