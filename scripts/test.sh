@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The test command (README, CI). On the host: set up, build, run every test, fuzz the ONNX and model-file
-# readers for a bounded time each (FUZZ_SECONDS, 30 here). Then on emulated ARM: set up the aarch64 cross toolchain, run every
+# The test command (README, CI). On the host: set up, build, run every test, check the systemd unit, fuzz the
+# ONNX and model-file readers for a bounded time each (FUZZ_SECONDS, 30 here), run the camera daemon under
+# systemd with a virtual camera in a qemu VM (scripts/test-vm.sh; RESNET_EDGE_SKIP_VM=1 skips it). Then on
+# emulated ARM: set up the aarch64 cross toolchain, run every
 # test under qemu-aarch64 as Cortex-A72 and as Cortex-A76 (on the reduced data set, RESNET_EDGE_TEST_SUBSET),
 # build the deployable binary (glibc <= 2.35), package it for a board and install the package in an arm64
 # Debian root. RESNET_EDGE_SKIP_ARM=1 stops after the host part.
@@ -14,7 +16,12 @@ step() { echo "test.sh: $1 took $((SECONDS - t)) s"; }
 t=$SECONDS; bash scripts/test-setup.sh; step "setup"
 t=$SECONDS; swift build --build-tests; step "host build"
 t=$SECONDS; swift test --skip-build; step "host tests"
+t=$SECONDS; bash scripts/verify-unit.sh --self-test; step "systemd unit check"
 t=$SECONDS; FUZZ_SECONDS=${FUZZ_SECONDS:-30} bash scripts/fuzz.sh; step "fuzzing"
+# The daemon under real systemd with a V4L2 camera (vivid) in a qemu VM; see scripts/test-vm.sh.
+if [ "${RESNET_EDGE_SKIP_VM:-0}" != 1 ]; then
+  t=$SECONDS; RESNET_EDGE_SHARED=$shared bash scripts/test-vm.sh amd64; step "VM integration test (amd64)"
+fi
 
 if [ "${RESNET_EDGE_SKIP_ARM:-0}" != 1 ]; then
   t=$SECONDS; RESNET_EDGE_TEST_SUBSET=1 bash cross-toolchains/test-aarch64.sh; step "aarch64 toolchain and tests under qemu"
