@@ -34,6 +34,9 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/System/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        // libv4l2 + videodev2.h with typed wrappers for the variadic v4l2_open/v4l2_ioctl and the VIDIOC_* macros.
+        .systemLibrary(name: "CV4L2", path: "Sources/System/CV4L2", pkgConfig: "libv4l2",
+                       providers: [.apt(["libv4l-dev"])]),
 
         // INT8 micro-kernels: the only C in the project (scalar, NEON, NEON dot product, AVX2, AVX-512 VNNI,
         // chosen at run time in config.c). -O3 in debug builds too, so kernel tests stay fast under qemu.
@@ -66,6 +69,9 @@ let package = Package(
         .target(name: "EdgeModelFile",
                 dependencies: ["EdgeGraph", "EdgeImaging", "CZlib", "CKernels", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
+        // Frame sources (V4L2 cameras, image files, raw video, a test pattern), latest-frame capture on its own thread,
+        // and one-pass preprocessing from a camera frame straight into the model's input tensor.
+        .target(name: "EdgeCapture", dependencies: ["EdgeImaging", "CV4L2", "CJPEG"], swiftSettings: swiftSettings),
         // The `resnet-edge` command.
         .executableTarget(name: "ResNetEdgeCLI",
                           dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel", "EdgeBoards",
@@ -86,6 +92,8 @@ let package = Package(
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"], swiftSettings: swiftSettings),
         .testTarget(name: "EdgeModelFileTests",
                     dependencies: ["EdgeModelFile", "EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "CKernels", "TestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "EdgeCaptureTests", dependencies: ["EdgeCapture", "EdgeImaging", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EdgeBoardsTests", dependencies: ["EdgeBoards", "TestSupport"], swiftSettings: swiftSettings),
         // Locating generated fixtures (.fixtures/, made by Tests/Fixtures/make_fixtures.py) and ../shared.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages resnet-edge builds and runs against on the developer host (idempotent).
 set -euo pipefail
-packages=(libopenblas-dev libturbojpeg0-dev libpng-dev zlib1g-dev pkg-config dataset-fashion-mnist)
+packages=(libopenblas-dev libturbojpeg0-dev libpng-dev zlib1g-dev libv4l-dev pkg-config dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -16,20 +16,23 @@
 /// byte depends only on its own coefficients and the intermediate bytes it reads, so the rectangle is identical
 /// to cropping a full resize.
 public enum PillowResample {
-    /// The fixed-point coefficients of one axis.
-    struct Coefficients {
+    /// The fixed-point coefficients of one axis (public for EdgeCapture's one-pass frame preprocessing, which
+    /// must use exactly these).
+    public struct Coefficients: Sendable {
         /// Per output index: first input index and number of taps.
-        var start: [Int32]
-        var count: [Int32]
+        public var start: [Int32]
+        public var count: [Int32]
         /// `outSize * taps` weights, row `i` at `i * taps`.
-        var weights: [Int32]
-        var taps: Int
+        public var weights: [Int32]
+        public var taps: Int
     }
 
-    static let precisionBits: Int32 = 22
+    /// Fractional bits of the fixed-point weights: accumulators start at `1 << (precisionBits - 1)` and the
+    /// result is `clip8(acc >> precisionBits)`.
+    public static let precisionBits: Int32 = 22
 
     /// `precompute_coeffs` + `normalize_coeffs_8bpc` for the bilinear filter, box `[0, inSize)`.
-    static func coefficients(inSize: Int, outSize: Int) -> Coefficients {
+    public static func coefficients(inSize: Int, outSize: Int) -> Coefficients {
         // filterscale = scale = (double)(in1 - in0) / outSize with in0 = 0.0f, in1 = (float)inSize.
         let scale = Double(Float(inSize) - Float(0)) / Double(outSize)
         let filterscale = scale < 1.0 ? 1.0 : scale
@@ -173,7 +176,7 @@ public enum PillowResample {
 
     /// Pillow >= 12's pass order (ImagingResampleInner): "If height is being scaled down more than twice the amount
     /// the width is, run the vertical pass first". The order matters because the intermediate is rounded to uint8.
-    static func horizontalFirst(inWidth: Int, inHeight: Int, outWidth: Int, outHeight: Int) -> Bool {
+    public static func horizontalFirst(inWidth: Int, inHeight: Int, outWidth: Int, outHeight: Int) -> Bool {
         !((inHeight - outHeight) > 0 && (inHeight - outHeight) > (inWidth - outWidth) * 2)
     }
 
