@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // SHA-256 of the source model and calibration set recorded in a model file's provenance.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // HDR histograms for latency distributions (the probe, and the daemon's live percentiles through EdgeProbe).
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // System libraries (module maps only; the C lives in Debian's packages).
@@ -72,10 +74,19 @@ let package = Package(
         // Frame sources (V4L2 cameras, image files, raw video, a test pattern), latest-frame capture on its own thread,
         // and one-pass preprocessing from a camera frame straight into the model's input tensor.
         .target(name: "EdgeCapture", dependencies: ["EdgeImaging", "CV4L2", "CJPEG"], swiftSettings: swiftSettings),
+        // What the probe and the daemon's metrics share: CPU frequency / temperature / throttling sampling from the board
+        // profile's sysfs paths, HDR latency histograms and their percentiles, peak memory and machine facts.
+        .target(name: "EdgeProbe", dependencies: ["EdgeBoards", .product(name: "Histogram", package: "hdrhistogram-swift")],
+                swiftSettings: swiftSettings),
+        // `resnet-edge probe`: the measuring run (per-layer steps, thread/batch sweeps, the capture pipeline stages), its
+        // versioned JSON result, the self-contained HTML report and the comparison of two results.
+        .target(name: "EdgeProbeTool",
+                dependencies: ["EdgeProbe", "EdgeGraph", "EdgeRuntime", "EdgeModel", "EdgeCapture", "EdgeBoards", "EdgeImaging"],
+                swiftSettings: swiftSettings),
         // The `resnet-edge` command.
         .executableTarget(name: "ResNetEdgeCLI",
                           dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel", "EdgeBoards",
-                                         "EdgeCalibration", "EdgeModelFile",
+                                         "EdgeCalibration", "EdgeModelFile", "EdgeCapture", "EdgeProbe", "EdgeProbeTool",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Crypto", package: "swift-crypto")],
                           swiftSettings: swiftSettings),
@@ -94,6 +105,10 @@ let package = Package(
                     dependencies: ["EdgeModelFile", "EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "CKernels", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EdgeCaptureTests", dependencies: ["EdgeCapture", "EdgeImaging", "TestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "EdgeProbeTests",
+                    dependencies: ["EdgeProbe", "EdgeProbeTool", "EdgeModel", "EdgeRuntime", "EdgeGraph", "EdgeBoards", "EdgeCapture",
+                                   "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EdgeBoardsTests", dependencies: ["EdgeBoards", "TestSupport"], swiftSettings: swiftSettings),
         // Locating generated fixtures (.fixtures/, made by Tests/Fixtures/make_fixtures.py) and ../shared.
