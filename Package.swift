@@ -13,6 +13,7 @@ let package = Package(
     name: "resnet-edge",
     products: [
         .executable(name: "resnet-edge", targets: ["ResNetEdgeCLI"]),
+        .executable(name: "capture-bench", targets: ["CaptureBench"]),
         .library(name: "EdgeRuntime", targets: ["EdgeRuntime"]),
         // For the libFuzzer package in Tests/Fuzz, which links libFuzzer's own main and so lives apart.
         .library(name: "EdgeONNX", targets: ["EdgeONNX"]),
@@ -83,6 +84,8 @@ let package = Package(
         .target(name: "EdgeProbeTool",
                 dependencies: ["EdgeProbe", "EdgeGraph", "EdgeRuntime", "EdgeModel", "EdgeCapture", "EdgeBoards", "EdgeImaging"],
                 swiftSettings: swiftSettings),
+        // `capture-bench`: EdgeCapture's preprocessing benchmark and a camera check (probe, capture N frames) for the VM tests.
+        .executableTarget(name: "CaptureBench", dependencies: ["EdgeCapture", "EdgeImaging"], swiftSettings: swiftSettings),
         // The `resnet-edge` command.
         .executableTarget(name: "ResNetEdgeCLI",
                           dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel", "EdgeBoards",

@@ -13,6 +13,9 @@ public struct CaptureStats: Sendable, Equatable {
     public var healthy: Bool = false
     /// The last failure (one line), nil once a frame arrives after it.
     public var lastError: String? = nil
+    /// The same failure as a value, when the source threw a `CaptureError` (e.g. to stop retrying on
+    /// `.needsLibcamera` or `.permissionDenied`, which a reopen does not cure).
+    public var lastFailure: CaptureError? = nil
     /// Seconds since the last frame arrived (since `start()` when none has).
     public var sinceLastFrame: Double = 0
 }

@@ -46,12 +46,60 @@ public enum ColorConversion {
     }
 
     @inline(__always) static func clip(_ v: Int32) -> UInt8 {
-        v < 0 ? 0 : (v > 255 ? 255 : UInt8(truncatingIfNeeded: v))
+        // Branch-free (compiles to cmov / vector min-max).
+        UInt8(truncatingIfNeeded: Swift.min(Swift.max(v, 0), 255))
+    }
+
+    /// One pixel from its luma term `c = 298 (Y - 16) + 128` and the chroma terms of its pair/block.
+    @inline(__always)
+    private static func store(_ c: Int32, _ rv: Int32, _ gv: Int32, _ bv: Int32, gray: Bool,
+                              _ d: UnsafeMutablePointer<UInt8>) {
+        let r = clip((c &+ rv) >> 8), g = clip((c &+ gv) >> 8), b = clip((c &+ bv) >> 8)
+        if gray { d[0] = luma(r: r, g: g, b: b) } else { d[0] = r; d[1] = g; d[2] = b }
+    }
+
+    /// YUYV columns [x0, x1) of one row; chroma terms computed once per pixel pair.
+    @inline(__always)
+    private static func yuyvRow(_ row: UnsafePointer<UInt8>, _ x0: Int, _ x1: Int, gray: Bool,
+                                _ dst: UnsafeMutablePointer<UInt8>) {
+        let step = gray ? 1 : 3
+        var x = x0, d = dst
+        while x < x1 {
+            let pair = row + 4 * (x >> 1)
+            let e = Int32(pair[3]) &- 128, dd = Int32(pair[1]) &- 128
+            let rv = 409 &* e &+ 128, gv = 128 &- 100 &* dd &- 208 &* e, bv = 516 &* dd &+ 128
+            if x & 1 == 0 {
+                store(298 &* (Int32(pair[0]) &- 16), rv, gv, bv, gray: gray, d)
+                d += step; x += 1
+                if x >= x1 { break }
+            }
+            store(298 &* (Int32(pair[2]) &- 16), rv, gv, bv, gray: gray, d)
+            d += step; x += 1
+        }
+    }
+
+    /// NV12 columns [x0, x1) of one luma row with its chroma row.
+    @inline(__always)
+    private static func nv12Row(_ row: UnsafePointer<UInt8>, _ chroma: UnsafePointer<UInt8>, _ x0: Int, _ x1: Int,
+                                gray: Bool, _ dst: UnsafeMutablePointer<UInt8>) {
+        let step = gray ? 1 : 3
+        var x = x0, d = dst
+        while x < x1 {
+            let c = chroma + 2 * (x >> 1)
+            let dd = Int32(c[0]) &- 128, e = Int32(c[1]) &- 128
+            let rv = 409 &* e &+ 128, gv = 128 &- 100 &* dd &- 208 &* e, bv = 516 &* dd &+ 128
+            if x & 1 == 0 {
+                store(298 &* (Int32(row[x]) &- 16), rv, gv, bv, gray: gray, d)
+                d += step; x += 1
+                if x >= x1 { break }
+            }
+            store(298 &* (Int32(row[x]) &- 16), rv, gv, bv, gray: gray, d)
+            d += step; x += 1
+        }
     }
 
     /// Writes columns `[x0, x1)` of row `y` of `frame` (not MJPEG) to `dst` as RGB (3 bytes per pixel) or, with
     /// `gray`, as Pillow `L` (1 byte; a gray frame is copied). Bounds are the caller's responsibility.
-    @inline(__always)
     static func convertRow(format: PixelFormat, base: UnsafePointer<UInt8>, bytesPerLine: Int, height: Int,
                            y: Int, x0: Int, x1: Int, gray: Bool, dst: UnsafeMutablePointer<UInt8>) {
         let row = base + y * bytesPerLine
@@ -66,22 +114,11 @@ public enum ColorConversion {
         case .gray:
             dst.update(from: row + x0, count: x1 - x0)
         case .yuyv:
-            var x = x0, d = dst
-            while x < x1 {
-                let pair = row + 4 * (x >> 1)
-                let (r, g, b) = rgb(y: pair[2 * (x & 1)], cb: pair[1], cr: pair[3])
-                if gray { d[0] = luma(r: r, g: g, b: b); d += 1 } else { d[0] = r; d[1] = g; d[2] = b; d += 3 }
-                x += 1
-            }
+            // Separate instantiations so the colour/gray choice is not made per pixel.
+            if gray { yuyvRow(row, x0, x1, gray: true, dst) } else { yuyvRow(row, x0, x1, gray: false, dst) }
         case .nv12:
             let chroma = base + height * bytesPerLine + (y >> 1) * bytesPerLine
-            var x = x0, d = dst
-            while x < x1 {
-                let c = chroma + 2 * (x >> 1)
-                let (r, g, b) = rgb(y: row[x], cb: c[0], cr: c[1])
-                if gray { d[0] = luma(r: r, g: g, b: b); d += 1 } else { d[0] = r; d[1] = g; d[2] = b; d += 3 }
-                x += 1
-            }
+            if gray { nv12Row(row, chroma, x0, x1, gray: true, dst) } else { nv12Row(row, chroma, x0, x1, gray: false, dst) }
         case .mjpeg:
             preconditionFailure("convertRow: MJPEG has no rows")
         }

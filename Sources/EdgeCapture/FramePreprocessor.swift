@@ -248,11 +248,13 @@ private struct Plan: Sendable {
         }
 
         let sourceBytes = (colHi - colLo) * cc
+        let lineBytes = sourceBytes + hTaps * cc + 4              // + the fixed-length tap loop's overrun (HPass)
         let ringRows = max(vTaps, 1)
         let ringRowBytes = needH && horizontalFirst ? rowBytes : sourceBytes
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: sourceBytes + ringRows * ringRowBytes + rowBytes) { scratch in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: lineBytes + ringRows * ringRowBytes + rowBytes) { scratch in
             let line = scratch.baseAddress!                       // one converted source row (or vertical result)
-            let ring = line + sourceBytes                          // ringRows rows
+            (line + sourceBytes).initialize(repeating: 0, count: lineBytes - sourceBytes)
+            let ring = line + lineBytes                            // ringRows rows
             let result = ring + ringRows * ringRowBytes            // one finished output row
             hWeights.withUnsafeBufferPointer { hw in
             vWeights.withUnsafeBufferPointer { vw in
@@ -319,40 +321,67 @@ private struct Plan: Sendable {
 }
 
 @inline(__always) private func clip8(_ acc: Int32) -> UInt8 {
-    let v = acc >> PillowResample.precisionBits
-    return v < 0 ? 0 : (v > 255 ? 255 : UInt8(truncatingIfNeeded: v))
+    // Branch-free (min/max vectorise; the rounding is PillowResample's clip8).
+    UInt8(truncatingIfNeeded: min(max(acc >> PillowResample.precisionBits, 0), 255))
 }
 
 /// `ImagingResampleHorizontal_8bpc` for the window's columns of one row; `start` is relative to the row pointer.
+///
+/// Every column runs over all `taps` weights (the ones past its `count` are 0, as `PillowResample.coefficients`
+/// pads them), so the tap loop has a fixed length that the common sizes (3: upscaling, 5: downscaling by up to 2x,
+/// 7: up to 3x) get unrolled for. The integer sums are the same as over `count` taps (the extra terms are 0), so the
+/// result is unchanged; the row must have `taps * channels + 4` readable bytes past its end (the caller pads it).
 private struct HPass {
     let start: UnsafePointer<Int32>?, count: UnsafePointer<Int32>?, weights: UnsafePointer<Int32>?
     let taps: Int, columns: Int, channels: Int
 
+    /// Three channels in the lanes of one SIMD4 (the 4th lane reads the next pixel's red and is discarded).
     @inline(__always)
-    func run(_ row: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<UInt8>) {
+    private func rgb(_ row: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<UInt8>, taps: Int) {
+        let half = SIMD4<Int32>(repeating: 1 << (PillowResample.precisionBits - 1))
+        let start = start!, weights = weights!
+        for j in 0..<columns {
+            let w = weights + j * taps
+            let p = UnsafeRawPointer(row + Int(start[j]) * 3)
+            var s = half
+            for x in 0..<taps {
+                let px = SIMD4<Int32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 3 * x, as: SIMD4<UInt8>.self))
+                s &+= px &* w[x]
+            }
+            let v = (s &>> PillowResample.precisionBits).clamped(lowerBound: .zero, upperBound: SIMD4(repeating: 255))
+            out[3 * j] = UInt8(truncatingIfNeeded: v[0])
+            out[3 * j + 1] = UInt8(truncatingIfNeeded: v[1])
+            out[3 * j + 2] = UInt8(truncatingIfNeeded: v[2])
+        }
+    }
+
+    @inline(__always)
+    private func gray(_ row: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<UInt8>, taps: Int) {
         let half: Int32 = 1 << (PillowResample.precisionBits - 1)
-        let start = start!, count = count!, weights = weights!
+        let start = start!, weights = weights!
+        for j in 0..<columns {
+            let w = weights + j * taps
+            let p = row + Int(start[j])
+            var s0 = half
+            for x in 0..<taps { s0 &+= Int32(p[x]) &* w[x] }
+            out[j] = clip8(s0)
+        }
+    }
+
+    func run(_ row: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<UInt8>) {
         if channels == 3 {
-            for j in 0..<columns {
-                let w = weights + j * taps
-                var p = row + Int(start[j]) * 3
-                var s0 = half, s1 = half, s2 = half
-                for x in 0..<Int(count[j]) {
-                    let k = w[x]
-                    s0 &+= Int32(p[0]) &* k
-                    s1 &+= Int32(p[1]) &* k
-                    s2 &+= Int32(p[2]) &* k
-                    p += 3
-                }
-                out[3 * j] = clip8(s0); out[3 * j + 1] = clip8(s1); out[3 * j + 2] = clip8(s2)
+            switch taps {
+            case 3: rgb(row, out, taps: 3)
+            case 5: rgb(row, out, taps: 5)
+            case 7: rgb(row, out, taps: 7)
+            default: rgb(row, out, taps: taps)
             }
         } else {
-            for j in 0..<columns {
-                let w = weights + j * taps
-                let p = row + Int(start[j])
-                var s0 = half
-                for x in 0..<Int(count[j]) { s0 &+= Int32(p[x]) &* w[x] }
-                out[j] = clip8(s0)
+            switch taps {
+            case 3: gray(row, out, taps: 3)
+            case 5: gray(row, out, taps: 5)
+            case 7: gray(row, out, taps: 7)
+            default: gray(row, out, taps: taps)
             }
         }
     }

@@ -122,6 +122,7 @@ public final class LatestFrameCapture: @unchecked Sendable {
         condition.lock()
         counters.healthy = false
         counters.lastError = message.split(separator: "\n").joined(separator: " ")
+        counters.lastFailure = error as? CaptureError
         hadFailure = true
         condition.unlock()
     }
@@ -158,6 +159,7 @@ public final class LatestFrameCapture: @unchecked Sendable {
                     if hadFailure { counters.reopens += 1; hadFailure = false }
                     counters.healthy = true
                     counters.lastError = nil
+                    counters.lastFailure = nil
                     lastFrameTime = now
                     condition.broadcast()
                     condition.unlock()

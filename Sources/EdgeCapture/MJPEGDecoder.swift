@@ -23,8 +23,13 @@ final class MJPEGDecoder {
         tjGetErrorStr2(handle).map { String(cString: $0) } ?? "unknown error"
     }
 
-    /// Decodes `jpeg` into a new rgb24 (gray JPEG: gray) frame.
-    func decode(_ jpeg: UnsafeRawBufferPointer, sequence: UInt64, timestamp: Double) throws -> Frame {
+    /// Pictures larger than this are refused before any allocation (a corrupt header must not allocate gigabytes).
+    static let maximumPixels = 8192 * 8192
+
+    /// Decodes `jpeg` into a new rgb24 (gray JPEG: gray) frame; with `expected`, a picture of another size is refused
+    /// (a camera's frames have the negotiated size).
+    func decode(_ jpeg: UnsafeRawBufferPointer, sequence: UInt64, timestamp: Double,
+                expected: (width: Int, height: Int)? = nil) throws -> Frame {
         guard let base = jpeg.baseAddress?.assumingMemoryBound(to: UInt8.self), jpeg.count > 0 else {
             throw CaptureError.io("empty MJPEG frame")
         }
@@ -32,8 +37,12 @@ final class MJPEGDecoder {
         if tjDecompressHeader3(handle, base, UInt(jpeg.count), &width, &height, &subsampling, &colorspace) != 0 {
             throw CaptureError.io("corrupt MJPEG frame: \(message())")
         }
-        guard width > 0, height > 0, Int(width) <= Frame.maximumDimension, Int(height) <= Frame.maximumDimension else {
+        guard width > 0, height > 0, Int(width) <= Frame.maximumDimension, Int(height) <= Frame.maximumDimension,
+              Int(width) * Int(height) <= Self.maximumPixels else {
             throw CaptureError.io("corrupt MJPEG frame: size \(width)x\(height)")
+        }
+        if let expected, expected.width != Int(width) || expected.height != Int(height) {
+            throw CaptureError.io("MJPEG frame of \(width)x\(height), expected \(expected.width)x\(expected.height)")
         }
         let gray = colorspace == Int32(TJCS_GRAY.rawValue)
         let format: PixelFormat = gray ? .gray : .rgb24

@@ -81,7 +81,7 @@ func quantizedReference(_ x: [Float], scale: Float, zeroPoint: Int32) -> [Int8] 
     /// Photos re-encoded as YUYV and NV12 (and gray): equal to the reference on the frame converted back to RGB.
     @Test(arguments: [PixelFormat.yuyv, .nv12, .gray])
     func photosInCameraFormatsEqualReference(format: PixelFormat) throws {
-        for photo in Self.photos.prefix(TestSubset.isActive ? 2 : 8) {
+        for photo in Self.photos.prefix(TestSubset.isActive ? 2 : 5) {
             let rgb = try ColorConversion.image(from: photo)
             // Odd sizes are cut to even ones for YUV 4:2:x (as cameras deliver).
             let w = format == .gray ? rgb.width : rgb.width & ~1, h = format == .gray ? rgb.height : rgb.height & ~1
@@ -98,11 +98,13 @@ func quantizedReference(_ x: [Float], scale: Float, zeroPoint: Int32) -> [Int8] 
     /// Test-pattern frames in every format and several sizes (odd ones, upscaling, portrait, vertical-first).
     @Test(arguments: PixelFormat.allCases)
     func testPatternEveryFormatEqualsReference(format: PixelFormat) throws {
-        let sizes = [(640, 480), (320, 240), (33, 17), (480, 640), (300, 1000), (1280, 720), (256, 300)]
-        for (w, h) in sizes {
-            for sequence: UInt64 in [1, 77] {
+        // 640x480: the common case; 33x17: odd sizes and upscaling; 300x1000: Pillow's vertical pass first;
+        // 256x300: unchanged width (vertical pass only); 1280x720 (ImageNet spec only, it is slow in debug builds).
+        let sizes = [(640, 480, 77 as UInt64), (33, 17, 1), (300, 1000, 2), (256, 300, 3), (1280, 720, 4)]
+        for (w, h, sequence) in sizes {
+            do {
                 let frame = try TestPatternSource.frame(sequence: sequence, width: w, height: h, format: format)
-                for (name, spec) in specs {
+                for (name, spec) in specs where w < 1000 || name == "imagenet224" {
                     // MJPEG frames are decoded inside the preprocessor; the reference decodes the same JPEG.
                     expectIdentical(try onePass(frame, spec), try reference(frame, spec), "\(name) pattern \(w)x\(h) \(format) #\(sequence)")
                 }
