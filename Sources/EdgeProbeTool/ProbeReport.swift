@@ -121,6 +121,9 @@ public enum ProbeReport {
                     esc(p.format) as NSString, p.threads, (p.int8_input ? "preprocessing writes the int8 input directly" : "float input") as NSString,
                     p.frames, p.warmup_frames, p.elapsed_seconds, p.results_per_second, p.captured, p.dropped, p.reopens,
                     (p.conditions.throttled == true ? " <span class=\"tag\">THROTTLED</span>" : "") as NSString)
+        if let device = p.device {
+            h += "<p class=\"note\">Camera \(esc(device)): \(p.driver_dropped ?? 0) frames skipped by the driver, \(p.corrupt_frames ?? 0) discarded as corrupt.</p>\n"
+        }
         h += "<table><tr><th class=\"l\">stage</th><th>p50 ms</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>mean</th></tr>\n"
         for name in ProbeResult.Pipeline.stageNames + ["camera_to_result"] {
             guard let s = name == "camera_to_result" ? p.camera_to_result : p.stages[name] else { continue }

@@ -253,6 +253,11 @@ public struct ProbeResult: Codable, Equatable, Sendable {
         public var captured: Int
         public var dropped: Int
         public var reopens: Int
+        /// A camera's driver and card ("uvcvideo: HD Webcam (usb-...)"), frames its driver skipped (gaps in its sequence)
+        /// and frames discarded as corrupt; nil for the pattern.
+        public var device: String?
+        public var driver_dropped: Int?
+        public var corrupt_frames: Int?
         public var elapsed_seconds: Double
         public var results_per_second: Double
         /// capture_wait, preprocess, inference, publish (the daemon's stage names).

@@ -359,11 +359,15 @@ public final class ProbeRunner {
         var endToEnd: LatencyHistogram
         var stats: CaptureStats
         var elapsed: Double
+        var device: String? = nil
+        var driverDropped: Int? = nil
+        var corruptFrames: Int? = nil
 
         func result(conditions: ProbeResult.Conditions) -> ProbeResult.Pipeline {
             ProbeResult.Pipeline(kind: kind, source: source, format: format, threads: threads, int8_input: int8Input,
                                  warmup_frames: warmup.count, frames: endToEnd.count, captured: Int(stats.captured),
-                                 dropped: Int(stats.dropped), reopens: Int(stats.reopens), elapsed_seconds: elapsed,
+                                 dropped: Int(stats.dropped), reopens: Int(stats.reopens), device: device, driver_dropped: driverDropped,
+                                 corrupt_frames: corruptFrames, elapsed_seconds: elapsed,
                                  results_per_second: Double(endToEnd.count) / max(elapsed, 1e-9),
                                  stages: stages.mapValues(\.summary), camera_to_result: endToEnd.summary,
                                  camera_to_result_histogram: endToEnd.buckets(40), warmup_ms: warmup, conditions: conditions)
@@ -461,8 +465,18 @@ public final class ProbeRunner {
         }
         let elapsed = probeClock() - start
         let stats = capture.stats
-        return MeasuredPipeline(kind: source.kind, source: frameSource.name, format: format, threads: threads, int8Input: int8 != nil,
-                                warmup: warmup, stages: stages, endToEnd: endToEnd, stats: stats, elapsed: elapsed)
+        capture.stop()
+        var measured = MeasuredPipeline(kind: source.kind, source: frameSource.name, format: format, threads: threads, int8Input: int8 != nil,
+                                        warmup: warmup, stages: stages, endToEnd: endToEnd, stats: stats, elapsed: elapsed)
+        if let camera = frameSource as? V4L2Camera {
+            // The capture thread has stopped: the camera's facts are safe to read.
+            measured.device = [camera.driver, camera.card].filter { !$0.isEmpty }.joined(separator: ": ")
+                + (camera.busInfo.isEmpty ? "" : " (\(camera.busInfo))")
+            measured.driverDropped = Int(camera.driverDropped)
+            measured.corruptFrames = Int(camera.corruptFrames)
+            if let n = camera.negotiated { measured.format = "\(n.width)x\(n.height) \(n.format.rawValue) \(Self.number(n.fps)) fps" }
+        }
+        return measured
     }
 
     /// What the daemon publishes per frame: top-5 with probabilities, as one JSON line (its byte count is returned).

@@ -46,6 +46,9 @@ public enum ProbeSummary {
             o += String(format: "\npipeline, %@ (%@), %d thread(s)%@: %d frames after %d warm-up, %.1f results/s, %d dropped\n",
                         p.source as NSString, p.format as NSString, p.threads, (p.int8_input ? ", int8 input" : "") as NSString,
                         p.frames, p.warmup_frames, p.results_per_second, p.dropped)
+            if let device = p.device {
+                o += "  camera \(device): \(p.driver_dropped ?? 0) frames skipped by the driver, \(p.corrupt_frames ?? 0) corrupt\n"
+            }
             o += "  stage                 p50 ms     p90     p99   p99.9     max    mean\n"
             for name in ProbeResult.Pipeline.stageNames + ["camera_to_result"] {
                 guard let s = name == "camera_to_result" ? p.camera_to_result : p.stages[name] else { continue }
