@@ -50,6 +50,11 @@ public struct ProbeComparison: Codable, Equatable, Sendable {
         differs("machine", a.machine.hostname + " " + (a.machine.cpu_model ?? ""), b.machine.hostname + " " + (b.machine.cpu_model ?? ""))
         differs("board", a.board?.name, b.board?.name)
         differs("tool version", a.tool.version, b.tool.version)
+        let loadA = a.machine.load_average?.first, loadB = b.machine.load_average?.first
+        if (loadA ?? 0) >= 0.5 * Double(a.machine.cores) || (loadB ?? 0) >= 0.5 * Double(b.machine.cores) {
+            notes.append(String(format: "busy machine: load average %.2f on %d cores when A started, %.2f on %d when B started; other work may explain changes",
+                                loadA ?? 0, a.machine.cores, loadB ?? 0, b.machine.cores))
+        }
         if a.timeline.throttled == true { notes.append("A throttled during its run") }
         if b.timeline.throttled == true { notes.append("B throttled during its run") }
 
