@@ -31,6 +31,8 @@ let package = Package(
         // Prometheus exposition (counters, gauges, histograms) for GET /metrics; depends only on swift-atomics and
         // swift-metrics, which swift-nio's graph already has or which are small.
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // HDR histograms for latency distributions (the probe, and the daemon's live percentiles through EdgeProbe).
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // System libraries (module maps only; the C lives in Debian's packages).
@@ -80,6 +82,15 @@ let package = Package(
         // Frame sources (V4L2 cameras, image files, raw video, a test pattern), latest-frame capture on its own thread,
         // and one-pass preprocessing from a camera frame straight into the model's input tensor.
         .target(name: "EdgeCapture", dependencies: ["EdgeImaging", "CV4L2", "CJPEG"], swiftSettings: swiftSettings),
+        // What the probe and the daemon's metrics share: CPU frequency / temperature / throttling sampling from the board
+        // profile's sysfs paths, HDR latency histograms and their percentiles, peak memory and machine facts.
+        .target(name: "EdgeProbe", dependencies: ["EdgeBoards", .product(name: "Histogram", package: "hdrhistogram-swift")],
+                swiftSettings: swiftSettings),
+        // `resnet-edge probe`: the measuring run (per-layer steps, thread/batch sweeps, the capture pipeline stages), its
+        // versioned JSON result, the self-contained HTML report and the comparison of two results.
+        .target(name: "EdgeProbeTool",
+                dependencies: ["EdgeProbe", "EdgeGraph", "EdgeRuntime", "EdgeModel", "EdgeCapture", "EdgeBoards", "EdgeImaging"],
+                swiftSettings: swiftSettings),
         // The camera-to-decision daemon (`resnet-edge serve`): TOML configuration, the frame pipeline, results over a
         // Unix socket and HTTP (latest, Server-Sent Events, Prometheus metrics, health), systemd notify/watchdog/reload.
         .target(name: "EdgeDaemon",
@@ -95,7 +106,7 @@ let package = Package(
         // The `resnet-edge` command.
         .executableTarget(name: "ResNetEdgeCLI",
                           dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel", "EdgeBoards",
-                                         "EdgeCalibration", "EdgeModelFile", "EdgeDaemon", "EdgeCapture",
+                                         "EdgeCalibration", "EdgeModelFile", "EdgeDaemon", "EdgeCapture", "EdgeProbe", "EdgeProbeTool",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Crypto", package: "swift-crypto")],
                           swiftSettings: swiftSettings),
@@ -119,6 +130,10 @@ let package = Package(
                     dependencies: ["EdgeDaemon", "EdgeCapture", "EdgeBoards", "TestSupport",
                                    .product(name: "NIOCore", package: "swift-nio"),
                                    .product(name: "NIOPosix", package: "swift-nio")],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "EdgeProbeTests",
+                    dependencies: ["EdgeProbe", "EdgeProbeTool", "EdgeModel", "EdgeRuntime", "EdgeGraph", "EdgeBoards", "EdgeCapture",
+                                   "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EdgeBoardsTests", dependencies: ["EdgeBoards", "TestSupport"], swiftSettings: swiftSettings),
         // Locating generated fixtures (.fixtures/, made by Tests/Fixtures/make_fixtures.py) and ../shared.
