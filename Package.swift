@@ -95,6 +95,7 @@ let package = Package(
         // Unix socket and HTTP (latest, Server-Sent Events, Prometheus metrics, health), systemd notify/watchdog/reload.
         .target(name: "EdgeDaemon",
                 dependencies: ["EdgeCapture", "EdgeModel", "EdgeModelFile", "EdgeGraph", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeBoards",
+                               "EdgeProbe",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -127,7 +128,7 @@ let package = Package(
         .testTarget(name: "EdgeCaptureTests", dependencies: ["EdgeCapture", "EdgeImaging", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EdgeDaemonTests",
-                    dependencies: ["EdgeDaemon", "EdgeCapture", "EdgeBoards", "TestSupport",
+                    dependencies: ["EdgeDaemon", "EdgeCapture", "EdgeBoards", "EdgeProbe", "TestSupport",
                                    .product(name: "NIOCore", package: "swift-nio"),
                                    .product(name: "NIOPosix", package: "swift-nio")],
                     swiftSettings: swiftSettings),

@@ -1,4 +1,5 @@
 import EdgeCapture
+import EdgeProbe
 import Foundation
 import NIOCore
 import NIOPosix
@@ -50,7 +51,7 @@ public final class Daemon: @unchecked Sendable {
     private var pipeline: Pipeline?
     private var http: HTTPServer?
     private var socket: UnixSocketServer?
-    private var sensors = BoardSensors(profile: nil)
+    private var sensors = SystemSensors.discover(profile: nil)
     private let lock = NSLock()
     private let reloadLock = NSLock()
     private var stopping = false
@@ -87,7 +88,9 @@ public final class Daemon: @unchecked Sendable {
         }
         let board = try BoardChoice.resolve(c.model.board)
         log.info("board: \(board.name) (\(board.reason))")
-        sensors = BoardSensors(profile: board.profile)
+        let discovered = SystemSensors.discover(profile: board.profile)
+        lock.locked { sensors = discovered }
+        log.info("sensors: \(discovered.origin)" + (discovered.notes.isEmpty ? "" : "; " + discovered.notes.joined(separator: "; ")))
 
         let started = monotonicSeconds()
         let engine: ModelEngine
@@ -204,7 +207,9 @@ public final class Daemon: @unchecked Sendable {
 
     /// Refreshes the gauges that are read rather than counted (board sensors, ages, clients), then renders.
     public func renderMetrics() -> [UInt8] {
-        metrics.updateBoard(sensors.read())
+        let sensors = lock.locked { self.sensors }
+        metrics.updateBoard(sensors.read(), sensors: sensors)
+        metrics.refreshQuantiles()
         let counts = broadcaster.snapshot
         metrics.clients.set(to: Double(counts.clients))
         if let p = lock.locked({ pipeline }) {
@@ -337,7 +342,8 @@ public final class Daemon: @unchecked Sendable {
         // Swap: results keep flowing from the old engine until the loop takes the new one.
         if let (capture, started) = newCapture { pipeline.swap(capture: capture, started: started, timeout: new.health.reloadTimeout) }
         pipeline.swap(engine: engine, timeout: new.health.reloadTimeout)
-        sensors = BoardSensors(profile: engine.board.profile)
+        let discovered = SystemSensors.discover(profile: engine.board.profile)
+        lock.locked { sensors = discovered }
 
         // Settings that apply live.
         pipeline.update(settings: pipelineSettings(new))

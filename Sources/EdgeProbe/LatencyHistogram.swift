@@ -199,3 +199,43 @@ public final class SharedLatencyHistogram: @unchecked Sendable {
         lock.unlock()
     }
 }
+
+/// Latencies of the last `window` seconds, for live percentiles (the daemon's /metrics): a ring of HDR histograms,
+/// one per `window / slots` seconds, rotated by the recording clock, merged when read. Lifetime percentiles of a
+/// daemon that runs for months would hide a slowdown that began an hour ago; a recent window shows it.
+public final class SlidingLatencyWindow: @unchecked Sendable {
+    public let window: Double
+    private let slotLength: Double
+    private let lock = NSLock()
+    /// (start time, histogram), oldest first; at most `slots` entries.
+    private var slots: [(start: Double, histogram: LatencyHistogram)] = []
+    private let slotCount: Int
+
+    public init(window: Double = 60, slots: Int = 6) {
+        precondition(window > 0 && slots > 0)
+        self.window = window
+        slotCount = slots
+        slotLength = window / Double(slots)
+    }
+
+    /// Records one latency observed at `now` (monotonic seconds).
+    public func record(seconds: Double, now: Double) {
+        lock.lock()
+        defer { lock.unlock() }
+        if slots.isEmpty || now - slots[slots.count - 1].start >= slotLength {
+            // Align to the slot grid so that idle gaps leave no stale slot behind.
+            slots.append((start: (now / slotLength).rounded(.down) * slotLength, histogram: LatencyHistogram()))
+            if slots.count > slotCount { slots.removeFirst(slots.count - slotCount) }
+        }
+        slots[slots.count - 1].histogram.record(seconds: seconds)
+    }
+
+    /// Everything recorded in the `window` seconds before `now` (slot granularity).
+    public func merged(now: Double) -> LatencyHistogram {
+        lock.lock()
+        defer { lock.unlock() }
+        var total = LatencyHistogram()
+        for slot in slots where slot.start > now - window { total.add(slot.histogram) }
+        return total
+    }
+}

@@ -1,4 +1,5 @@
 import EdgeBoards
+import EdgeProbe
 import Foundation
 import Testing
 @testable import EdgeDaemon
@@ -15,46 +16,73 @@ import Testing
         return dir
     }
 
-    @Test func raspberryPiSensors() throws {
+    @Test func raspberryPiSensorsBecomeGauges() throws {
         let rpi4 = try BoardCatalog.builtin().profile(named: "rpi4")
         let s = rpi4.sysfs
         let dir = try tree([s.thermal_zone!: "61234\n", s.cpufreq_current!: "1500000\n", s.cpufreq_max!: "1800000\n",
                             s.throttling!: "0x50005\n"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        var sensors = BoardSensors(profile: rpi4)
-        sensors.root = dir.path
-        let r = sensors.read()
-        #expect(r.temperatureCelsius == 61.234)
-        #expect(r.frequencyHertz == 1.5e9)
-        #expect(r.maxFrequencyHertz == 1.8e9)
-        #expect(r.throttleFlags == 0x50005)
-        #expect(r.throttled == true)   // bits 0 and 2: under-voltage and throttled, now
+        let sensors = SystemSensors.discover(profile: rpi4, root: dir.path)
+        let metrics = DaemonMetrics()
+        metrics.updateBoard(sensors.read(), sensors: sensors)
+        var text = Metrics.parse(String(decoding: metrics.render(), as: UTF8.self))
+        #expect(text.value("resnet_edge_cpu_temperature_celsius") == 61.234)
+        #expect(text.value("resnet_edge_cpu_frequency_hertz") == 1.5e9)
+        #expect(text.value("resnet_edge_cpu_frequency_max_hertz") == 1.8e9)
+        #expect(text.value("resnet_edge_throttle_flags") == Double(0x50005))
+        #expect(text.value("resnet_edge_cpu_throttled") == 1)   // bits 0 and 2: under-voltage and throttled, now
+        #expect(text.malformed.isEmpty)
 
         try "0x50000\n".write(to: dir.appendingPathComponent(String(s.throttling!.dropFirst())), atomically: true, encoding: .utf8)
-        #expect(sensors.read().throttled == false)   // only "has occurred" bits
+        metrics.updateBoard(sensors.read(), sensors: sensors)
+        text = Metrics.parse(String(decoding: metrics.render(), as: UTF8.self))
+        #expect(text.value("resnet_edge_cpu_throttled") == 0)   // only "has occurred" bits
     }
 
-    @Test func cpufreqBelowMaxAndMissingFiles() throws {
+    @Test func cpufreqBelowMaxAndFilesThatVanish() throws {
         let nano = try BoardCatalog.builtin().profile(named: "jetson-nano")
         let dir = try tree([nano.sysfs.cpufreq_current!: "921600", nano.sysfs.cpufreq_max!: "1479000"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        var sensors = BoardSensors(profile: nano)
-        sensors.root = dir.path
-        let r = sensors.read()
-        #expect(r.throttled == true)
-        #expect(r.temperatureCelsius == nil)   // no thermal zone file here
-        #expect(r.throttleFlags == nil)
+        let sensors = SystemSensors.discover(profile: nano, root: dir.path)
+        #expect(!sensors.canReadTemperature)   // no thermal zone file here, and it says so
+        #expect(sensors.notes.contains { $0.hasPrefix("temperature") })
 
-        // Metrics: readable values appear, unreadable ones are absent (not 0).
+        // Readable values appear, unreadable ones are absent (not 0).
         let metrics = DaemonMetrics()
-        metrics.updateBoard(r)
+        metrics.updateBoard(sensors.read(), sensors: sensors)
         var text = Metrics.parse(String(decoding: metrics.render(), as: UTF8.self))
         #expect(text.value("resnet_edge_cpu_frequency_hertz") == 921_600_000)
-        #expect(text.value("resnet_edge_cpu_throttled") == 1)
+        #expect(text.value("resnet_edge_cpu_throttled") == 1)   // 921.6 MHz < 95 % of 1479 MHz
         #expect(text.value("resnet_edge_cpu_temperature_celsius") == nil)
-        metrics.updateBoard(BoardSensors.Reading())
+        try FileManager.default.removeItem(at: dir.appendingPathComponent(String(nano.sysfs.cpufreq_current!.dropFirst())))
+        metrics.updateBoard(sensors.read(), sensors: sensors)
         text = Metrics.parse(String(decoding: metrics.render(), as: UTF8.self))
         #expect(text.value("resnet_edge_cpu_frequency_hertz") == nil)
+        #expect(text.value("resnet_edge_cpu_throttled") == nil)
+        #expect(text.value("resnet_edge_cpu_frequency_max_hertz") == 1_479_000_000)
+    }
+
+    @Test func latencyQuantilesOverTheRecentWindow() throws {
+        let metrics = DaemonMetrics()
+        // 1..100 ms of inference at t = 1000 s, then 500 ms values 90 s later: the first batch has left the window.
+        for ms in 1...100 { metrics.record(.inference, seconds: Double(ms) / 1000, now: 1000) }
+        metrics.refreshQuantiles(now: 1001)
+        var text = Metrics.parse(String(decoding: metrics.render(), as: UTF8.self))
+        let q = { (label: String) in text.value("resnet_edge_latency_quantile_seconds", ["stage": "inference", "quantile": label]) }
+        let p50 = try #require(q("0.5")), p90 = try #require(q("0.9")), p99 = try #require(q("0.99")), max = try #require(q("1"))
+        #expect(abs(p50 - 0.050) < 0.0001 && abs(p90 - 0.090) < 0.0001 && abs(p99 - 0.099) < 0.0001)
+        #expect(max == 0.1)
+        #expect(p50 <= p90 && p90 <= p99 && p99 <= max)
+        // A stage with nothing recorded has no quantiles at all.
+        #expect(text.value("resnet_edge_latency_quantile_seconds", ["stage": "preprocess"]) == nil)
+
+        for _ in 0..<10 { metrics.record(.inference, seconds: 0.5, now: 1090) }
+        metrics.refreshQuantiles(now: 1091)
+        text = Metrics.parse(String(decoding: metrics.render(), as: UTF8.self))
+        #expect(abs((q("0.5") ?? 0) - 0.5) < 0.001)
+        metrics.refreshQuantiles(now: 1200)   // an idle minute later: the window is empty, the gauges go
+        text = Metrics.parse(String(decoding: metrics.render(), as: UTF8.self))
+        #expect(q("0.5") == nil)
     }
 
     @Test func modelInfoIsReplacedOnReload() {

@@ -1,3 +1,5 @@
+import EdgeCapture
+import EdgeProbe
 import Foundation
 import Prometheus
 
@@ -28,9 +30,16 @@ public final class DaemonMetrics: @unchecked Sendable {
     public let reloadsSucceeded: Counter
     public let reloadsFailed: Counter
     private let stages: [Stage: ValueHistogram]
-    public let endToEnd: ValueHistogram
+    private let endToEndHistogram: ValueHistogram
+    /// The same latencies in HDR histograms over a recent window, for the probe's percentiles (p50 ... p99.9, max)
+    /// live: Prometheus buckets give only bucket-edge resolution.
+    private let recent: [String: SlidingLatencyWindow]
+    private var quantileGauges: [String: Gauge] = [:]
+    public static let recentWindowSeconds = 60.0
+    public static let quantiles: [(label: String, percentile: Double)] = [("0.5", 50), ("0.9", 90), ("0.99", 99), ("0.999", 99.9), ("1", 100)]
 
-    /// Board sensor gauges, registered only while their sysfs file is readable (absent, rather than a fake 0).
+    /// Board sensor gauges (metric and label), registered only while their sysfs file is readable (absent, rather
+    /// than a fake 0).
     private var sensorGauges: [String: Gauge] = [:]
 
     private let lock = NSLock()
@@ -67,12 +76,52 @@ public final class DaemonMetrics: @unchecked Sendable {
                                                  labels: [("stage", stage.rawValue)], buckets: Self.latencyBuckets)
         }
         self.stages = stages
-        endToEnd = r.makeValueHistogram(descriptor: Self.name("capture_to_result", "seconds",
-                                                              "From the frame's capture timestamp to its published result."),
-                                        buckets: Self.latencyBuckets)
+        endToEndHistogram = r.makeValueHistogram(descriptor: Self.name("capture_to_result", "seconds",
+                                                                       "From the frame's capture timestamp to its published result."),
+                                                 buckets: Self.latencyBuckets)
+        var recent: [String: SlidingLatencyWindow] = [:]
+        for key in Stage.allCases.map(\.rawValue) + [Self.captureToResult] {
+            recent[key] = SlidingLatencyWindow(window: Self.recentWindowSeconds)
+        }
+        self.recent = recent
     }
 
-    public func record(_ stage: Stage, seconds: Double) { stages[stage]!.record(max(0, seconds)) }
+    /// The `stage` label of the capture-to-result percentiles.
+    public static let captureToResult = "capture_to_result"
+
+    public func record(_ stage: Stage, seconds: Double, now: Double = monotonicSeconds()) {
+        stages[stage]!.record(max(0, seconds))
+        recent[stage.rawValue]!.record(seconds: max(0, seconds), now: now)
+    }
+
+    /// From a frame's capture timestamp to its published result.
+    public func recordCaptureToResult(seconds: Double, now: Double = monotonicSeconds()) {
+        endToEndHistogram.record(max(0, seconds))
+        recent[Self.captureToResult]!.record(seconds: max(0, seconds), now: now)
+    }
+
+    /// Sets `resnet_edge_latency_quantile_seconds{stage, quantile}` from the last minute's HDR histograms (the probe's
+    /// p50/p90/p99/p99.9/max, quantile "1" being the maximum); a stage with no value in the window is absent.
+    public func refreshQuantiles(now: Double = monotonicSeconds()) {
+        lock.lock()
+        defer { lock.unlock() }
+        for (stage, window) in recent.sorted(by: { $0.key < $1.key }) {
+            let histogram = window.merged(now: now)
+            for q in Self.quantiles {
+                let key = stage + "|" + q.label
+                if histogram.count == 0 {
+                    if let gauge = quantileGauges.removeValue(forKey: key) { registry.unregisterGauge(gauge) }
+                    continue
+                }
+                let gauge = quantileGauges[key] ?? registry.makeGauge(
+                    descriptor: Self.name("latency_quantile", "seconds",
+                                          "Latency percentiles per pipeline stage over the last \(Int(Self.recentWindowSeconds)) s (HDR histogram, 3 significant digits; quantile 1 is the maximum)."),
+                    labels: [("stage", stage), ("quantile", q.label)])
+                gauge.set(to: histogram.seconds(atPercentile: q.percentile))
+                quantileGauges[key] = gauge
+            }
+        }
+    }
 
     /// The model/board info gauge (value 1), replaced when a reload swaps the model.
     public func setModelInfo(model: String, path: String, board: String, precision: String, kernels: String, classes: Int) {
@@ -110,24 +159,38 @@ public final class DaemonMetrics: @unchecked Sendable {
         if delta > 0 { resultsPublished.increment(by: Int64(delta)) }
     }
 
-    public func updateBoard(_ reading: BoardSensors.Reading) {
-        let values: [(String, String, String, Double?)] = [
-            ("cpu_temperature", "celsius", "CPU temperature (board profile's thermal zone).", reading.temperatureCelsius),
-            ("cpu_frequency", "hertz", "Current CPU clock (cpufreq policy0).", reading.frequencyHertz),
-            ("cpu_frequency_max", "hertz", "Maximum CPU clock (cpufreq policy0).", reading.maxFrequencyHertz),
-            ("cpu_throttled", "", "1 while the board throttles (firmware flags, or the clock below its maximum).", reading.throttled.map { $0 ? 1 : 0 }),
-            ("throttle_flags", "", "Raspberry Pi firmware get_throttled bits.", reading.throttleFlags.map(Double.init)),
-        ]
+    /// CPU clock, temperature and throttling from EdgeProbe's sensors (the board profile's sysfs files, else the host's),
+    /// one gauge per readable file labelled by its policy/CPU or thermal zone.
+    public func updateBoard(_ reading: SensorReading, sensors: SystemSensors) {
+        var values: [(metric: String, unit: String, help: String, labels: [(String, String)], value: Double?)] = []
+        for (file, mhz) in zip(sensors.cpufreq, reading.cpu_mhz) {
+            values.append(("cpu_frequency", "hertz", "Current CPU clock.", [("cpu", file.label)], mhz.map { $0 * 1e6 }))
+        }
+        for (file, mhz) in zip(sensors.cpufreqMax, reading.max_mhz) {
+            guard let file else { continue }
+            values.append(("cpu_frequency_max", "hertz", "Maximum CPU clock.", [("cpu", file.label)], mhz.map { $0 * 1e6 }))
+        }
+        for (file, celsius) in zip(sensors.thermal, reading.temperature_c) {
+            values.append(("cpu_temperature", "celsius", "Temperature per thermal zone.", [("zone", file.label)], celsius))
+        }
+        values.append(("cpu_throttled", "", "1 while the board throttles (firmware flags, or the clock below 95 % of its maximum).", [],
+                       reading.throttledNow.map { $0 ? 1 : 0 }))
+        values.append(("throttle_flags", "", "Raspberry Pi firmware get_throttled bits.", [], reading.throttle_flags.map(Double.init)))
+
         lock.lock()
         defer { lock.unlock() }
-        for (metric, unit, help, value) in values {
-            if let value {
-                let gauge = sensorGauges[metric] ?? registry.makeGauge(descriptor: Self.name(metric, unit, help))
-                gauge.set(to: value)
-                sensorGauges[metric] = gauge
-            } else if let gauge = sensorGauges.removeValue(forKey: metric) {
-                registry.unregisterGauge(gauge)
-            }
+        var present = Set<String>()
+        for v in values {
+            let key = ([v.metric] + v.labels.map { "\($0.0)=\($0.1)" }).joined(separator: "|")
+            guard let value = v.value else { continue }
+            let gauge = sensorGauges[key] ?? registry.makeGauge(descriptor: Self.name(v.metric, v.unit, v.help), labels: v.labels)
+            gauge.set(to: value)
+            sensorGauges[key] = gauge
+            present.insert(key)
+        }
+        for (key, gauge) in sensorGauges where !present.contains(key) {
+            registry.unregisterGauge(gauge)
+            sensorGauges.removeValue(forKey: key)
         }
     }
 

@@ -75,7 +75,10 @@ public final class ModelEngine {
         let threads = configuration.threads > 0 ? configuration.threads
             : (board.profile?.default_threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let options = SessionOptions(threads: threads, kernels: KernelVariant(rawValue: configuration.kernels) ?? .auto,
-                                     precision: Precision(rawValue: configuration.precision) ?? .auto)
+                                     precision: Precision(rawValue: configuration.precision) ?? .auto,
+                                     // A quantized model takes its input as int8, so the frame is preprocessed and
+                                     // quantized in one pass with no float tensor in between.
+                                     int8Input: true)
         session = try InferenceSession(graph: model.graph, options: options, prepacked: model.prepacked)
         let p = model.preprocess
         try session.prepare(inputShape: Shape([1, p.channels, p.inputHeight, p.inputWidth]))
@@ -92,15 +95,22 @@ public final class ModelEngine {
     public var threads: Int { session.options.threads }
     public var kernels: String { session.runsINT8 ? session.kernelVariant.rawValue : "fp32" }
 
-    /// Writes `frame` into the model's input. The one place that knows the input's form: when InferenceSession gains
-    /// its int8 input, this becomes `preprocessor.run(frame, into: session.int8InputBuffer(), scale:, zeroPoint:)`.
+    /// Writes `frame` into the model's input in one pass: quantized straight into the int8 input when the model's
+    /// first layers run INT8, else normalized into the float input.
     func writeInput(_ frame: Frame) throws {
         if preprocessor == nil || preprocessor!.frameWidth != frame.width || preprocessor!.frameHeight != frame.height
             || preprocessor!.format != frame.format {
             preprocessor = try FramePreprocessor(spec: model.preprocess, frameWidth: frame.width, frameHeight: frame.height, format: frame.format)
         }
-        preprocessor!.run(frame, into: try session.inputBuffer())
+        if let int8 = try session.int8InputBuffer() {
+            preprocessor!.run(frame, into: int8.pointer, scale: int8.quantization.scale, zeroPoint: int8.quantization.zeroPoint)
+        } else {
+            preprocessor!.run(frame, into: try session.inputBuffer())
+        }
     }
+
+    /// Whether frames are quantized straight into an int8 input (metrics and the log say so).
+    public var takesInt8Input: Bool { (try? session.int8InputBuffer()) != nil }
 
     /// Runs the model on the input `writeInput` wrote; the logits of the one image.
     func infer() throws -> [Float] {
@@ -117,7 +127,7 @@ public final class ModelEngine {
     /// One line for the log.
     public var summary: String {
         let p = model.preprocess
-        return "\(name): \(model.classes) classes\(model.labels == nil ? " (no labels)" : ""), input \(p.channels)x\(p.inputHeight)x\(p.inputWidth) (\(model.preprocessSource) preprocessing), \(precision), \(threads) threads, board \(board.name)"
+        return "\(name): \(model.classes) classes\(model.labels == nil ? " (no labels)" : ""), input \(p.channels)x\(p.inputHeight)x\(p.inputWidth) (\(model.preprocessSource) preprocessing\(takesInt8Input ? ", straight into the int8 input" : "")), \(precision), \(threads) threads, board \(board.name)"
     }
 }
 

@@ -70,6 +70,10 @@ public final class Pipeline: @unchecked Sendable {
     public var onResult: (@Sendable (ClassificationResult) -> Void)?
     /// When false the pipeline does not send READY=1 itself (the daemon does, e.g. after the servers are up).
     public var sendsReady = true
+    /// Fault injection for the watchdog test (scripts/vm/ci-run.sh): with RESNET_EDGE_TEST_HANG_AFTER=N in the
+    /// environment, the frame loop hangs after its first result once N seconds have passed since start, as a
+    /// deadlocked kernel would, while the HTTP and socket threads carry on. Only systemd's watchdog ends it.
+    private let hangAfter = ProcessInfo.processInfo.environment["RESNET_EDGE_TEST_HANG_AFTER"].flatMap(Double.init)
 
     public init(engine: ModelEngine, capture: LatestFrameCapture, settings: Settings, broadcaster: ResultBroadcaster,
                 metrics: DaemonMetrics, notifier: SystemdNotifier, log: DaemonLog) {
@@ -262,11 +266,11 @@ public final class Pipeline: @unchecked Sendable {
                     result.captureToResultMilliseconds = (monotonicSeconds() - frame.timestamp) * 1000
                     broadcaster.publish(result)
                     let published = monotonicSeconds()
-                    metrics.record(.captureWait, seconds: gotFrame - waitStart)
-                    metrics.record(.preprocess, seconds: preprocessed - gotFrame)
-                    metrics.record(.inference, seconds: inferred - preprocessed)
-                    metrics.record(.publish, seconds: published - inferred)
-                    metrics.endToEnd.record(max(0, published - frame.timestamp))
+                    metrics.record(.captureWait, seconds: gotFrame - waitStart, now: published)
+                    metrics.record(.preprocess, seconds: preprocessed - gotFrame, now: published)
+                    metrics.record(.inference, seconds: inferred - preprocessed, now: published)
+                    metrics.record(.publish, seconds: published - inferred, now: published)
+                    metrics.recordCaptureToResult(seconds: published - frame.timestamp, now: published)
                     metrics.framesClassified.increment()
                     now = published
                     rateWindow.append(now)
@@ -288,6 +292,10 @@ public final class Pipeline: @unchecked Sendable {
                         onFirstResult?(result)
                     }
                     onResult?(result)
+                    if let hangAfter, now - lock.locked({ state.startedAt }) >= hangAfter {
+                        log.warning("RESNET_EDGE_TEST_HANG_AFTER=\(hangAfter): the frame loop hangs now (watchdog test)")
+                        while true { sleep(3600) }
+                    }
                 } catch {
                     let message = "\(error)"
                     lock.locked { state.errors += 1; state.lastError = message }
