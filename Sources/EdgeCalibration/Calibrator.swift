@@ -251,12 +251,9 @@ public enum Calibrator {
             }
             return QuantizedWeights(values: values, scales: scales, bias: biasQ)
         }
-        func dequantized(_ q: QuantizedWeights, rows: Int) -> (weights: [Float], bias: [Float]) {
-            let perRow = q.values.count / rows
-            var w = [Float](repeating: 0, count: q.values.count)
-            for r in 0..<rows { for i in (r * perRow)..<((r + 1) * perRow) { w[i] = Float(q.values[i]) * q.scales[r] } }
-            let b = (0..<rows).map { Float(Double(q.bias[$0]) * Double(inputScale) * Double(q.scales[$0])) }
-            return (w, b)
+        /// The bias the int32 bias stands for (the weights' counterpart is `QuantizedWeights.dequantized()`).
+        func dequantizedBias(_ q: QuantizedWeights) -> [Float] {
+            q.bias.indices.map { Float(Double(q.bias[$0]) * Double(inputScale) * Double(q.scales[$0])) }
         }
         switch node.op {
         case .convolution(var conv):
@@ -264,16 +261,14 @@ public enum Calibrator {
             let cig = conv.inputChannelsPerGroup, cog = conv.outputChannels / conv.groups
             // OIHW: element j of output channel r's row is input channel (r / cog) * cig + j / taps.
             let rowsQ = quantizeRowsConv(conv, quantizeRows: quantizeRows, cig: cig, cog: cog, taps: taps)
-            let (w, b) = dequantized(rowsQ, rows: conv.outputChannels)
-            conv.weights = w
-            conv.bias = b
+            conv.weights = rowsQ.dequantized()
+            conv.bias = dequantizedBias(rowsQ)
             conv.quantized = rowsQ
             return .convolution(conv)
         case .fullyConnected(var fc):
             let q = quantizeRows(fc.floatWeights, bias: fc.bias, rows: fc.outputs) { j in (channel: j, count: 1) }
-            let (w, b) = dequantized(q, rows: fc.outputs)
-            fc.weights = w
-            fc.bias = b
+            fc.weights = q.dequantized()
+            fc.bias = dequantizedBias(q)
             fc.quantized = q
             return .fullyConnected(fc)
         default:

@@ -136,17 +136,9 @@ struct SensitivityAnalysis {
         var g = float
         let node = quantized.nodes[index]
         g.nodes[index].op = node.op
-        var producer = [Int?](repeating: nil, count: g.values.count)
-        for (i, n) in g.nodes.enumerated() { producer[n.output] = i }
+        // Parameters live on the origin of a MaxPool/Flatten/Reshape chain (see QuantizationPlan).
         for id in node.inputs + [node.output] {
-            // Parameters live on the origin of a MaxPool/Flatten/Reshape chain (see QuantizationPlan).
-            var v = id
-            chain: while let p = producer[v] {
-                switch g.nodes[p].op {
-                case .maxPool, .flatten, .reshape: v = g.nodes[p].inputs[0]
-                default: break chain
-                }
-            }
+            let v = plan.origin[id]
             g.values[v].quantization = quantized.values[v].quantization
         }
         return try agreement(of: g)

@@ -134,7 +134,7 @@ public struct Convolution: Sendable {
     /// dequantized int8 weights (values x per-output-channel scale).
     public var floatWeights: [Float] {
         guard weights.isEmpty, let q = quantized, !q.values.isEmpty else { return weights }
-        return dequantizedPerRow(q, rows: outputChannels)
+        return q.dequantized()
     }
 
     public var inputChannels: Int { inputChannelsPerGroup * groups }
@@ -154,7 +154,7 @@ public struct FullyConnected: Sendable {
     /// `weights`, or the dequantized int8 weights where a model file left the float ones out.
     public var floatWeights: [Float] {
         guard weights.isEmpty, let q = quantized, !q.values.isEmpty else { return weights }
-        return dequantizedPerRow(q, rows: outputs)
+        return q.dequantized()
     }
 
     public init(inputs: Int, outputs: Int, weights: [Float], bias: [Float]? = nil, activation: Activation = .none) {
@@ -236,15 +236,4 @@ public enum Operator: Sendable {
         default: return 0
         }
     }
-}
-
-/// Per-output-channel dequantization of weights stored row by row (one row per output channel).
-func dequantizedPerRow(_ q: QuantizedWeights, rows: Int) -> [Float] {
-    let perRow = rows > 0 ? q.values.count / rows : 0
-    var out = [Float](repeating: 0, count: q.values.count)
-    for r in 0..<rows where r < q.scales.count {
-        let scale = q.scales[r]
-        for i in (r * perRow)..<((r + 1) * perRow) { out[i] = Float(q.values[i]) * scale }
-    }
-    return out
 }

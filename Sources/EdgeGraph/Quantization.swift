@@ -35,4 +35,12 @@ public struct QuantizedWeights: Sendable {
         self.scales = scales
         self.bias = bias
     }
+
+    /// The float weights these stand for: values[i] * scales[channel of i], the values being one equal run per
+    /// output channel (empty if the counts do not divide).
+    public func dequantized() -> [Float] {
+        guard !scales.isEmpty, values.count % scales.count == 0 else { return [] }
+        let per = values.count / scales.count
+        return values.enumerated().map { i, v in Float(v) * scales[i / per] }
+    }
 }

@@ -61,13 +61,7 @@ public struct ClassificationModel: Sendable {
             throw ModelError("\(path): the model takes \(c) input channels, the preprocessing (\(source)) makes \(spec.channels)")
         }
 
-        // The number of classes: the output's last dimension for one preprocessed image.
-        let shapes = try graph.inferShapes(inputShapes: [Shape([1, spec.channels, spec.inputHeight, spec.inputWidth])])
-        let outputShape = shapes[graph.outputs[0]]
-        guard outputShape.rank == 2, outputShape[0] == 1 else {
-            throw ModelError("\(path): a classifier's output is [N, classes]; this model's is \(outputShape)")
-        }
-        let classes = outputShape[1]
+        let classes = try classCount(graph, spec, path: path)
 
         var labels: Labels? = nil
         if let labelsPath {
@@ -92,34 +86,29 @@ public struct ClassificationModel: Sendable {
             throw ModelError("\(path): a classifier has one input and one output; this model has \(graph.inputs.count) and \(graph.outputs.count)")
         }
         let spec = preprocess ?? file.metadata.preprocessing
-        let shapes = try graph.inferShapes(inputShapes: [Shape([1, spec.channels, spec.inputHeight, spec.inputWidth])])
-        let outputShape = shapes[graph.outputs[0]]
-        guard outputShape.rank == 2, outputShape[0] == 1 else {
-            throw ModelError("\(path): a classifier's output is [N, classes]; this model's is \(outputShape)")
-        }
-        let classes = outputShape[1]
+        let classes = try classCount(graph, spec, path: path)
         var labels: Labels? = nil
         if let labelsPath {
             labels = try Labels(contentsOf: URL(fileURLWithPath: labelsPath), classes: classes)
         } else if !file.metadata.labels.isEmpty {
             labels = Labels(names: file.metadata.labels)
         }
-        var blobs: [String: PrepackedWeights.Blob] = [:]
-        for (node, view) in file.packed {
-            let geometry: PackedGeometry
-            switch view.kind {
-            case let .gemm(nr, kr, offset, groups, nc, ks, kc, izp):
-                geometry = .gemm(nr: nr, kr: kr, inputOffset: Int(offset), groups: groups, nc: nc, ks: ks, kc: kc, inputZeroPoint: Int(izp))
-            case let .depthwise(cr, channels, ks, izp):
-                geometry = .depthwise(cr: cr, channels: channels, ks: ks, inputZeroPoint: Int(izp))
-            }
-            blobs[node] = PrepackedWeights.Blob(geometry: geometry, bytes: view.bytes)
-        }
+        let blobs = file.packed.mapValues { PrepackedWeights.Blob(geometry: PackedGeometry($0.kind), bytes: $0.bytes) }
         return ClassificationModel(path: path, graph: graph, preprocess: spec,
                                    preprocessSource: preprocess == nil ? "model file" : "command line", labels: labels,
                                    classes: classes, inputName: graph.values[graph.inputs[0]].name,
                                    fileBoard: file.metadata.board, fileKernels: file.metadata.kernelLayout,
                                    prepacked: PrepackedWeights(blobs: blobs, owner: file), modelFile: file)
+    }
+
+    /// The number of classes: the output's last dimension for one preprocessed image.
+    static func classCount(_ graph: Graph, _ spec: PreprocessSpec, path: String) throws -> Int {
+        let shapes = try graph.inferShapes(inputShapes: [Shape([1, spec.channels, spec.inputHeight, spec.inputWidth])])
+        let outputShape = shapes[graph.outputs[0]]
+        guard outputShape.rank == 2, outputShape[0] == 1 else {
+            throw ModelError("\(path): a classifier's output is [N, classes]; this model's is \(outputShape)")
+        }
+        return outputShape[1]
     }
 
     public func label(_ index: Int) -> String { labels?[index] ?? "class \(index)" }
@@ -136,4 +125,31 @@ public struct ClassificationModel: Sendable {
 public struct ModelError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+// The runtime's and the model file's names for the same packing geometry (the two modules do not depend on each
+// other); the conversions live here, where both meet.
+extension PackedGeometry {
+    public init(_ kind: PackedWeightsBlob.Kind) {
+        switch kind {
+        case let .gemm(nr, kr, offset, groups, nc, ks, kc, izp):
+            self = .gemm(nr: nr, kr: kr, inputOffset: Int(offset), groups: groups, nc: nc, ks: ks, kc: kc, inputZeroPoint: Int(izp))
+        case let .depthwise(cr, channels, ks, izp):
+            self = .depthwise(cr: cr, channels: channels, ks: ks, inputZeroPoint: Int(izp))
+        }
+    }
+}
+
+extension PackedWeightsBlob {
+    /// A node's weights as `InferenceSession.packWeights` made them, for the model file writer.
+    public init(_ packed: PackedNodeWeights) {
+        let kind: Kind
+        switch packed.geometry {
+        case let .gemm(nr, kr, offset, groups, nc, ks, kc, izp):
+            kind = .gemm(nr: nr, kr: kr, inputOffset: Int32(offset), groups: groups, nc: nc, ks: ks, kc: kc, inputZeroPoint: Int32(izp))
+        case let .depthwise(cr, channels, ks, izp):
+            kind = .depthwise(cr: cr, channels: channels, ks: ks, inputZeroPoint: Int32(izp))
+        }
+        self.init(node: packed.node, kind: kind, bytes: packed.bytes)
+    }
 }

@@ -46,15 +46,6 @@ public final class LoadedModelFile: @unchecked Sendable {
     }
 }
 
-extension QuantizedWeights {
-    /// The float weights these stand for: values[i] * scales[channel of i], with `perChannel` values per channel.
-    public func dequantized() -> [Float] {
-        guard !scales.isEmpty, values.count % scales.count == 0 else { return [] }
-        let per = values.count / scales.count
-        return values.enumerated().map { i, v in Float(v) * scales[i / per] }
-    }
-}
-
 /// The deployable model file (`.rem`, "resnet-edge model"): one compact, versioned, checksummed, mmap-able
 /// file with the graph, the metadata a deployment needs, and pre-packed INT8 weights. See `Format` for the
 /// container and `GraphCoding.swift` for the graph section.

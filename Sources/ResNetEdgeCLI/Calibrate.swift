@@ -186,15 +186,3 @@ struct Calibrate: ParsableCommand {
         return files.sorted { $0.path < $1.path }
     }
 }
-
-extension PackedWeightsBlob {
-    init(_ packed: PackedNodeWeights) {
-        switch packed.geometry {
-        case let .gemm(nr, kr, offset, groups, nc, ks, kc, izp):
-            self.init(node: packed.node, kind: .gemm(nr: nr, kr: kr, inputOffset: Int32(offset), groups: groups, nc: nc, ks: ks, kc: kc,
-                                                     inputZeroPoint: Int32(izp)), bytes: packed.bytes)
-        case let .depthwise(cr, channels, ks, izp):
-            self.init(node: packed.node, kind: .depthwise(cr: cr, channels: channels, ks: ks, inputZeroPoint: Int32(izp)), bytes: packed.bytes)
-        }
-    }
-}
