@@ -230,7 +230,8 @@ public enum ProbeReport {
             let y = top + Double(i) * rowH
             let color = st.kind != "kernel" ? "#c23b3b" : (st.precision == "int8" ? "#4a7fc1" : "#e0902a")
             let bw = maxMs > 0 ? st.mean_ms / maxMs * pw : 0
-            let name = st.label.count > 46 ? String(st.label.prefix(45)) + "~" : st.label
+            // The end of a node name says what it is ("downsample.0/Conv"); keep that, drop the start.
+            let name = st.label.count > 42 ? "\u{2026}" + String(st.label.suffix(41)) : st.label
             s += text(left - 6, y + 11, name, anchor: "end")
             s += rect(left, y + 2, max(0.5, bw), rowH - 4, fill: color,
                       title: "\(st.label): \(st.kernel), \(ms(st.mean_ms)) ms (\(String(format: "%.1f", st.share * 100)) %), requantization \(st.requantization)")
@@ -303,7 +304,7 @@ public enum ProbeReport {
     }
 
     static func scalingSVG(_ r: ProbeResult) -> String {
-        let w = 700.0, hgt = 340.0, left = 60.0, right = 140.0, top = 24.0, bottom = 44.0
+        let w = 760.0, hgt = 340.0, left = 60.0, right = 200.0, top = 24.0, bottom = 44.0
         let pw = w - left - right, ph = hgt - top - bottom
         var s = svgOpen(id: "chart-thread-scaling", w, hgt, label: "thread scaling")
         let threads = r.settings.threads.sorted()
@@ -316,7 +317,7 @@ public enum ProbeReport {
         s += axes(left, top, pw, ph)
         s += text(left, 14, "speed-up over \(Int(base)) thread\(base == 1 ? "" : "s") (median latency), per batch")
         s += "<line x1=\"\(f1(x(base)))\" y1=\"\(f1(y(1)))\" x2=\"\(f1(x(maxT)))\" y2=\"\(f1(y(ideal)))\" stroke=\"#999\" stroke-dasharray=\"5 4\"/>"
-        s += text(x(maxT) - 4, y(ideal) - 6, "ideal", anchor: "end", fill: "#999")
+        s += text(x(maxT) + 8, y(ideal) + 4, String(format: "ideal %.0fx", ideal), fill: "#999")
         let colors = ["#1f5fa8", "#e07000", "#2a7d2a", "#8e44ad", "#c23b3b", "#555"]
         for (i, batch) in r.settings.batches.enumerated() {
             let points = r.configurations.filter { $0.batch == batch }.sorted { $0.threads < $1.threads }
@@ -326,9 +327,14 @@ public enum ProbeReport {
             for (c, p) in zip(points, pts) {
                 s += "<circle cx=\"\(f1(p.0))\" cy=\"\(f1(p.1))\" r=\"4\" fill=\"\(color)\"><title>batch \(c.batch), \(c.threads) threads: "
                     + String(format: "%.2fx, efficiency %.0f %%", c.speedup, c.efficiency * 100) + "</title></circle>"
-                s += text(p.0 + 6, p.1 - 6, String(format: "%.2fx (%.0f%%)", c.speedup, c.efficiency * 100), fill: color)
+                // Points between the ends are labelled in place, staggered per batch; the batches' lines meet at the
+                // ends, so those figures go in the legend instead of on top of each other.
+                if c.threads != points.first?.threads && c.threads != points.last?.threads {
+                    s += text(p.0 + 6, p.1 + (i % 2 == 0 ? -8 : 16), String(format: "%.2fx (%.0f%%)", c.speedup, c.efficiency * 100), fill: color)
+                }
             }
-            s += text(w - right + 24, top + 60 + Double(i) * 16, "batch \(batch)", fill: color)
+            let last = points.last.map { String(format: ": %.2fx (%.0f%%) at %d", $0.speedup, $0.efficiency * 100, $0.threads) } ?? ""
+            s += text(w - right + 8, top + 60 + Double(i) * 16, "batch \(batch)\(last)", fill: color)
         }
         for t in threads { s += text(x(Double(t)), top + ph + 16, "\(t)", anchor: "middle") }
         s += text(left + pw / 2, top + ph + 34, "threads", anchor: "middle")

@@ -18,7 +18,7 @@ struct Probe: ParsableCommand {
         CPU clock, the temperature and the throttle flags. --out writes the JSON (docs/probe-schema.md), --report the \
         HTML report. `resnet-edge probe compare A.json B.json` shows what got slower or faster.
         """,
-        subcommands: [ProbeRun.self, ProbeCompare.self],
+        subcommands: [ProbeRun.self, ProbeCompare.self, ProbeReportCommand.self],
         defaultSubcommand: ProbeRun.self)
 }
 
@@ -265,5 +265,28 @@ struct ProbeCompare: ParsableCommand {
             print(comparison.renderText(), terminator: "")
         }
         if failOnSlower && !comparison.slower.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// Renders a probe JSON again (a result copied off a board, or one written by an older report renderer) without
+/// measuring anything.
+struct ProbeReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Render the HTML report (and the text summary) of a probe result JSON.")
+
+    @Argument(help: "A probe JSON (resnet-edge probe --out).")
+    var result: String
+
+    @Option(name: .long, help: "Write the self-contained HTML report here.")
+    var report: String?
+
+    func run() throws {
+        let r = try ProbeResult.load(path: result)
+        if let report {
+            try Data(ProbeReport.html(r).utf8).write(to: URL(fileURLWithPath: report))
+            FileHandle.standardError.write(Data("probe: wrote \(report)\n".utf8))
+        }
+        print(ProbeSummary.text(r), terminator: "")
     }
 }

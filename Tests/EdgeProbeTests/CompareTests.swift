@@ -130,6 +130,13 @@ extension ProbeSuites {
             let report = try String(contentsOfFile: html, encoding: .utf8)
             for id in ProbeReport.chartIDs { #expect(report.contains("<svg id=\"\(id)\"")) }
 
+            // `probe report` renders the same report again from the JSON alone (a result copied off a board).
+            let again = dir.appendingPathComponent("again.html").path
+            let rr = try run(["probe", "report", json, "--report", again])
+            #expect(rr.status == 0, "\(rr.stderr)")
+            #expect(rr.stdout.contains("b1 t1") && rr.stdout.contains("per layer"))
+            #expect(try String(contentsOfFile: again, encoding: .utf8) == report)
+
             let c = try run(["probe", "compare", json, json])
             #expect(c.status == 0, "\(c.stderr)")
             #expect(c.stdout.contains("0 slower, 0 faster"))
