@@ -125,7 +125,10 @@ import Testing
         #expect(stalled.readToEnd(timeout: 10), "the stalled client was not disconnected")
         #expect(eventually { readerLines.all.count == 400 }, "the reading client got \(readerLines.all.count) of 400")
         #expect(json(readerLines.all.last ?? "")?["sequence"] as? Int == 400)
-        #expect(publishing < 5, "publishing took \(publishing) s")
+        // Not a speed test: a publisher that waited for the stalled client would never get through the 400 results
+        // (that client never reads). The bound only has to separate "went through" from "stuck", with room for
+        // emulation under load (5.2 s measured under qemu on a busy 2-core machine, 0.8 s of it the sleeps).
+        #expect(publishing < 60, "publishing took \(publishing) s")
         server.stop()
         #expect(!FileManager.default.fileExists(atPath: path))
     }
