@@ -226,9 +226,10 @@ public final class ProbeRunner {
         let scratchBytes: Int
     }
 
-    func makeSession(threads: Int, int8Input: Bool = false) throws -> InferenceSession {
+    func makeSession(threads: Int, int8Input: Bool = false, pinThreads: Bool = false) throws -> InferenceSession {
         try InferenceSession(graph: inputs.model.graph,
-                             options: SessionOptions(threads: threads, kernels: settings.kernels, precision: settings.precision, int8Input: int8Input),
+                             options: SessionOptions(threads: threads, kernels: settings.kernels, precision: settings.precision, int8Input: int8Input,
+                                                     pinThreads: pinThreads),
                              prepacked: inputs.model.prepacked)
     }
 
@@ -405,7 +406,10 @@ public final class ProbeRunner {
         let spec = model.preprocess
         let (frameSource, format) = opened
         let threads = settings.pipelineThreads ?? headline.threads
-        let session = try makeSession(threads: threads, int8Input: true)
+        // As the daemon runs it: int8 input, threads pinned (this thread too, until the pipeline is measured).
+        let affinity = CPUAffinity.allowedCPUs()
+        defer { CPUAffinity.bindCurrentThread(to: affinity) }
+        let session = try makeSession(threads: threads, int8Input: true, pinThreads: true)
         try session.prepare(inputShape: Shape([1, spec.channels, spec.inputHeight, spec.inputWidth]))
         let int8 = try session.int8InputBuffer()
         let floatInput = int8 == nil ? try session.inputBuffer() : nil

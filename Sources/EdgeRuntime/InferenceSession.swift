@@ -84,7 +84,7 @@ public final class InferenceSession {
         self.prepacked = prepacked
         kernelSet = try KernelSet(options.kernels)
         strategy = ExecutionStrategy(graph: graph, precision: options.precision, int8Input: options.int8Input)
-        pool = ThreadPool(threadCount: options.threads)
+        pool = ThreadPool(threadCount: options.threads, pinned: options.pinThreads)
         let q = strategy.quantization
         for (index, node) in graph.nodes.enumerated() {
             let int8 = strategy.runsINT8[index]
@@ -424,6 +424,7 @@ public final class InferenceSession {
     public func execute() throws {
         guard arena != nil else { throw GraphError("the session has not been prepared for an input shape") }
         openblas_set_num_threads(1)
+        pool.pinCaller()
         for step in steps { step.kernel.run(pool: pool) }
     }
 
@@ -431,6 +432,7 @@ public final class InferenceSession {
     public func executeProfiledSteps() throws -> [StepTiming] {
         guard arena != nil else { throw GraphError("the session has not been prepared for an input shape") }
         openblas_set_num_threads(1)
+        pool.pinCaller()
         var timings: [StepTiming] = []
         timings.reserveCapacity(steps.count)
         for step in steps {

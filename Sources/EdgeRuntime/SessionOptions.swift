@@ -32,12 +32,16 @@ public struct SessionOptions: Sendable {
     /// quantized tensor directly and the session has no quantize step. Only where every consumer of the input runs
     /// INT8; otherwise the input stays float.
     public var int8Input: Bool
+    /// Pin the thread that calls `execute` and the pool's workers each to its own CPU (`ThreadPool` explains why).
+    /// For a thread that owns inference, as the daemon's frame loop does; it changes the calling thread's affinity.
+    public var pinThreads: Bool
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: KernelVariant = .auto,
-                precision: Precision = .auto, int8Input: Bool = false) {
+                precision: Precision = .auto, int8Input: Bool = false, pinThreads: Bool = false) {
         self.threads = max(1, threads)
         self.kernels = kernels
         self.precision = precision
         self.int8Input = int8Input
+        self.pinThreads = pinThreads
     }
 }

@@ -57,6 +57,11 @@ import TestSupport
                 #expect(bytes == reference, "\(name): \(variant) with \(threads) threads differs from scalar with 1 thread")
             }
         }
+        // Pinned threads (the daemon's setting) change where the work runs, not what it computes.
+        let affinity = CPUAffinity.allowedCPUs()
+        let pinned = try QuantizationSupport.int8Values(graph, input: input, shape: shape, options: SessionOptions(threads: 2, pinThreads: true))
+        CPUAffinity.bindCurrentThread(to: affinity)
+        #expect(pinned == reference, "\(name): pinned threads differ from scalar with 1 thread")
         // The whole graph stays close to its float simulation (a handful of layers: rounding can add up a little).
         let int8 = try InferenceSession(graph: graph, options: SessionOptions(threads: 2)).run(input: input, shape: shape).values
         let float = try InferenceSession(graph: graph, options: SessionOptions(threads: 2, precision: .fp32)).run(input: input, shape: shape).values

@@ -78,7 +78,10 @@ public final class ModelEngine {
                                      precision: Precision(rawValue: configuration.precision) ?? .auto,
                                      // A quantized model takes its input as int8, so the frame is preprocessed and
                                      // quantized in one pass with no float tensor in between.
-                                     int8Input: true)
+                                     int8Input: true,
+                                     // The frame loop owns inference; pinned, its threads keep their own CPUs across the
+                                     // idle gaps between frames (see ThreadPool: 2.2x faster at 30 fps on the dev VM).
+                                     pinThreads: true)
         session = try InferenceSession(graph: model.graph, options: options, prepacked: model.prepacked)
         let p = model.preprocess
         try session.prepare(inputShape: Shape([1, p.channels, p.inputHeight, p.inputWidth]))
