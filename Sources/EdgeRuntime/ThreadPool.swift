@@ -224,10 +224,13 @@ public enum CPUAffinity {
         guard let symbol = dlsym(nil, name) else { return nil }
         return unsafeBitCast(symbol, to: Call.self)
     }
+    // Looked up once: `bindCurrentThread` runs at the start of every pinned inference.
+    private static let getAffinity = function("sched_getaffinity")
+    private static let setAffinity = function("sched_setaffinity")
 
     /// The CPUs the calling thread may run on (taskset, systemd's CPUAffinity=, cgroups), ascending; empty if unknown.
     public static func allowedCPUs() -> [Int] {
-        guard let get = function("sched_getaffinity") else { return [] }
+        guard let get = getAffinity else { return [] }
         var mask = [UInt8](repeating: 0, count: setBytes)
         guard mask.withUnsafeMutableBytes({ get(0, setBytes, $0.baseAddress!) }) == 0 else { return [] }
         return (0..<setBytes * 8).filter { mask[$0 / 8] & (1 << ($0 % 8)) != 0 }
@@ -238,7 +241,7 @@ public enum CPUAffinity {
     @discardableResult
     public static func bindCurrentThread(to cpus: [Int]) -> Bool {
         let valid = cpus.filter { $0 >= 0 && $0 < setBytes * 8 }
-        guard !valid.isEmpty, let set = function("sched_setaffinity") else { return false }
+        guard !valid.isEmpty, let set = setAffinity else { return false }
         var mask = [UInt8](repeating: 0, count: setBytes)
         for cpu in valid { mask[cpu / 8] |= 1 << (cpu % 8) }
         return mask.withUnsafeMutableBytes { set(0, setBytes, $0.baseAddress!) } == 0
