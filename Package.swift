@@ -89,7 +89,7 @@ let package = Package(
         // `resnet-edge probe`: the measuring run (per-layer steps, thread/batch sweeps, the capture pipeline stages), its
         // versioned JSON result, the self-contained HTML report and the comparison of two results.
         .target(name: "EdgeProbeTool",
-                dependencies: ["EdgeProbe", "EdgeGraph", "EdgeRuntime", "EdgeModel", "EdgeCapture", "EdgeBoards", "EdgeImaging"],
+                dependencies: ["EdgeProbe", "EdgeGraph", "EdgeRuntime", "EdgeModel", "EdgeModelFile", "EdgeCapture", "EdgeBoards", "EdgeImaging"],
                 swiftSettings: swiftSettings),
         // The camera-to-decision daemon (`resnet-edge serve`): TOML configuration, the frame pipeline, results over a
         // Unix socket and HTTP (latest, Server-Sent Events, Prometheus metrics, health), systemd notify/watchdog/reload.

@@ -4,9 +4,12 @@ import Foundation
 /// read, its usual camera, and which kernel variants run fastest on it. One JSON file per board in boards/.
 public struct BoardProfile: Codable, Equatable, Sendable {
     public struct Match: Codable, Equatable, Sendable {
-        /// A substring of /proc/device-tree/model.
-        public var device_tree_model: String?
-        /// The "CPU part" of /proc/cpuinfo (MIDR part number), e.g. 0xd08 for Cortex-A72.
+        /// Substrings of /proc/device-tree/model, any of which names this board (the Pi 4, Pi 400 and CM4 are one
+        /// board to the kernels). This is what a board is told apart by.
+        public var device_tree_models: [String]?
+        /// The "CPU part" of /proc/cpuinfo (MIDR part number) of the board's cores, e.g. 0xd08 for Cortex-A72. For
+        /// the record only: never matched alone, since a Cortex-A72 is also a Rockchip board's core and a Cortex-A76
+        /// an RK3588's (such machines get a generic profile of their core type instead).
         public var cpu_part: String?
         /// For qemu-user profiles: the QEMU_CPU model.
         public var qemu_cpu: String?
@@ -72,8 +75,20 @@ public struct BoardProfile: Codable, Equatable, Sendable {
         guard ["raspberrypi-get-throttled", "cpufreq-below-max", "none"].contains(sysfs.throttling_format) else {
             throw fail("sysfs.throttling_format", "must be raspberrypi-get-throttled, cpufreq-below-max or none")
         }
-        guard match.device_tree_model != nil || match.cpu_part != nil || match.qemu_cpu != nil else { throw fail("match", "needs at least one key") }
+        guard !(match.device_tree_models ?? []).isEmpty || match.qemu_cpu != nil else {
+            throw fail("match", "needs device_tree_models or qemu_cpu (a CPU part alone does not tell boards apart)")
+        }
+        guard !name.hasPrefix(BoardProfile.genericPrefix) else { throw fail("name", "must not start with '\(BoardProfile.genericPrefix)' (kept for detected machines)") }
     }
+}
+
+extension BoardProfile {
+    /// Names of the profiles made for machines that are no known board ("generic-cortex-a72", "generic-x86-64").
+    public static let genericPrefix = "generic-"
+
+    /// A profile made from what the machine says about its cores, not a board of boards/: a model file made for a
+    /// board runs on it with a note (there is no board to check against).
+    public var isGeneric: Bool { name.hasPrefix(Self.genericPrefix) }
 }
 
 public struct BoardError: Error, CustomStringConvertible, Equatable {

@@ -8,7 +8,10 @@ extension BoardCatalog {
   "name": "jetson-nano",
   "description": "NVIDIA Jetson Nano (Tegra X1), CPU only",
   "match": {
-    "device_tree_model": "NVIDIA Jetson Nano",
+    "device_tree_models": [
+      "NVIDIA Jetson Nano Developer Kit",
+      "NVIDIA Jetson Nano 2GB Developer Kit"
+    ],
     "cpu_part": "0xd07"
   },
   "cpu": {
@@ -57,7 +60,9 @@ extension BoardCatalog {
   "name": "jetson-orin-nano",
   "description": "NVIDIA Jetson Orin Nano, CPU only",
   "match": {
-    "device_tree_model": "NVIDIA Jetson Orin Nano",
+    "device_tree_models": [
+      "NVIDIA Jetson Orin Nano"
+    ],
     "cpu_part": "0xd42"
   },
   "cpu": {
@@ -200,9 +205,13 @@ extension BoardCatalog {
         ("rpi4.json", #"""
 {
   "name": "rpi4",
-  "description": "Raspberry Pi 4 Model B (BCM2711)",
+  "description": "Raspberry Pi 4 Model B, Pi 400, Compute Module 4 (BCM2711)",
   "match": {
-    "device_tree_model": "Raspberry Pi 4",
+    "device_tree_models": [
+      "Raspberry Pi 4 Model",
+      "Raspberry Pi 400",
+      "Raspberry Pi Compute Module 4"
+    ],
     "cpu_part": "0xd08"
   },
   "cpu": {
@@ -248,9 +257,13 @@ extension BoardCatalog {
         ("rpi5.json", #"""
 {
   "name": "rpi5",
-  "description": "Raspberry Pi 5 (BCM2712)",
+  "description": "Raspberry Pi 5, Pi 500, Compute Module 5 (BCM2712)",
   "match": {
-    "device_tree_model": "Raspberry Pi 5",
+    "device_tree_models": [
+      "Raspberry Pi 5 Model",
+      "Raspberry Pi 500",
+      "Raspberry Pi Compute Module 5"
+    ],
     "cpu_part": "0xd0b"
   },
   "cpu": {

@@ -1,4 +1,5 @@
 import EdgeCapture
+import EdgeModelFile
 import EdgeProbe
 import Foundation
 import NIOCore
@@ -82,24 +83,35 @@ public final class Daemon: @unchecked Sendable {
     /// endpoint cannot be opened.
     public func start() throws {
         let c = configuration
-        log.info("resnet-edge serve: configuration \(c.file ?? "built in")")
-        if let socketPath = notifier.socketPath {
-            log.info("systemd: notify socket \(socketPath)" + (notifier.watchdogInterval.map { String(format: ", watchdog ping every %.2f s", $0) } ?? ", no watchdog"))
+        // What runs comes first (the first line is what `journalctl -u resnet-edge` and `systemctl status` show first):
+        // precision, kernels, board and the model's checksum, so a board running FP32 or another model is obvious.
+        let board: BoardChoice
+        do {
+            board = try BoardChoice.resolve(c.model.board)
+        } catch {
+            log.info("resnet-edge serve: configuration \(c.file ?? "built in")")
+            throw error
         }
-        let board = try BoardChoice.resolve(c.model.board)
-        log.info("board: \(board.name) (\(board.reason))")
-        let discovered = SystemSensors.discover(profile: board.profile)
-        lock.locked { sensors = discovered }
-        log.info("sensors: \(discovered.origin)" + (discovered.notes.isEmpty ? "" : "; " + discovered.notes.joined(separator: "; ")))
-
         let started = monotonicSeconds()
         let engine: ModelEngine
         do {
             engine = try ModelEngine(c.model, board: board)
         } catch {
+            log.info("resnet-edge serve: configuration \(c.file ?? "built in"), board \(board.name)")
             throw DaemonError("model \(c.model.path): \(error)")
         }
+        log.info("resnet-edge serve: \(engine.identity.summary); configuration \(c.file ?? "built in")")
+        if let socketPath = notifier.socketPath {
+            log.info("systemd: notify socket \(socketPath)" + (notifier.watchdogInterval.map { String(format: ", watchdog ping every %.2f s", $0) } ?? ", no watchdog"))
+        }
+        log.info("board: \(board.name) (\(board.reason))")
+        let discovered = SystemSensors.discover(profile: board.profile)
+        lock.locked { sensors = discovered }
+        log.info("sensors: \(discovered.origin)" + (discovered.notes.isEmpty ? "" : "; " + discovered.notes.joined(separator: "; ")))
         log.info(String(format: "model: %@ (loaded in %.2f s)", engine.summary, monotonicSeconds() - started))
+        if !board.known, let fileBoard = engine.model.fileBoard, fileBoard != ModelFileBoardCheck.generic {
+            log.info("note: \(engine.name) was packed for \(fileBoard); this machine is no known board, so it runs on this CPU's \(engine.kernels) kernels")
+        }
 
         let source = try options.makeSource(c.source)
         let capture = LatestFrameCapture(source: source, reopenBackoff: SourceFactory.backoff(c.source.reopenBackoff))
@@ -161,7 +173,7 @@ public final class Daemon: @unchecked Sendable {
 
     private func pipelineSettings(_ c: DaemonConfiguration) -> Pipeline.Settings {
         Pipeline.Settings(topK: c.results.topK, statusInterval: c.health.statusInterval, staleAfter: c.health.staleAfter,
-                          readyTimeout: c.health.readyTimeout)
+                          readyTimeout: c.health.readyTimeout, includeLogits: c.results.logits)
     }
 
     private func endpoints() -> HTTPEndpoints {
@@ -199,7 +211,9 @@ public final class Daemon: @unchecked Sendable {
         let age = s.lastResultAt.map { ClassificationResult.number(monotonicSeconds() - $0, 3) } ?? "null"
         var json = "{\"status\":\"\(h.healthy ? "ok" : "unhealthy")\",\"reason\":\(ClassificationResult.quote(h.reason))"
         json += ",\"classified\":\(s.classified),\"rate_hz\":\(ClassificationResult.number(s.rate, 2)),\"last_result_age_s\":\(age)"
-        json += ",\"model\":\(ClassificationResult.quote(s.modelName)),\"precision\":\(ClassificationResult.quote(s.modelPrecision))"
+        json += ",\"model\":\(ClassificationResult.quote(s.model.name)),\"model_sha256\":\(ClassificationResult.quote(s.model.sha256))"
+        json += ",\"precision\":\(ClassificationResult.quote(s.model.precision)),\"kernels\":\(ClassificationResult.quote(s.model.kernels))"
+        json += ",\"board\":\(ClassificationResult.quote(s.model.board))"
         json += ",\"source\":{\"name\":\(ClassificationResult.quote(s.sourceName)),\"healthy\":\(s.capture.healthy),\"captured\":\(s.capture.captured)"
         json += ",\"dropped\":\(s.capture.dropped),\"reopens\":\(s.capture.reopens),\"last_error\":\(s.capture.lastError.map(ClassificationResult.quote) ?? "null")}}"
         return (h.healthy, json)
@@ -302,7 +316,7 @@ public final class Daemon: @unchecked Sendable {
             let started = monotonicSeconds()
             engine = try ModelEngine(new.model, board: board)
             log.info(String(format: "reload: model %@ (loaded in %.2f s)", engine.summary, monotonicSeconds() - started))
-            changes.append("model \(engine.name) (\(engine.precision))")
+            changes.append("model: \(engine.identity.summary)")
         } catch {
             return ReloadOutcome(succeeded: false, message: "model \(new.model.path): \(error); still serving \(pipeline.currentEngine.name)")
         }

@@ -72,6 +72,9 @@ public struct ProbeResult: Codable, Equatable, Sendable {
         /// "onnx" or "rem" (a model file written by `calibrate`).
         public var format: String
         public var file_bytes: Int?
+        /// SHA-256 of the model file (what `sha256sum` prints; the daemon's logs, /healthz and model_info metric show it
+        /// too). Nil in results written before schema 1.3.
+        public var sha256: String?
         public var input_name: String
         /// One image, NCHW.
         public var input_shape: [Int]

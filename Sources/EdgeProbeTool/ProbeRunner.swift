@@ -2,6 +2,7 @@ import EdgeBoards
 import EdgeCapture
 import EdgeGraph
 import EdgeModel
+import EdgeModelFile
 import EdgeProbe
 import EdgeRuntime
 import Foundation
@@ -164,7 +165,8 @@ public final class ProbeRunner {
         let macs = model.graph.nodes.reduce(0) { $0 + $1.op.multiplyAccumulates(inputs: $1.inputs.map { shapes[$0] }, output: shapes[$1.output]) }
         let fileBytes = (try? FileManager.default.attributesOfItem(atPath: model.path)[.size] as? NSNumber)?.intValue
         let modelInfo = ProbeResult.Model(
-            path: model.path, format: model.modelFile == nil ? "onnx" : "rem", file_bytes: fileBytes, input_name: model.inputName,
+            path: model.path, format: model.modelFile == nil ? "onnx" : "rem", file_bytes: fileBytes,
+            sha256: try? ModelProvenance.sha256(contentsOf: URL(fileURLWithPath: model.path)), input_name: model.inputName,
             input_shape: [1, spec.channels, spec.inputHeight, spec.inputWidth], classes: model.classes, precision: facts!.precision,
             precision_summary: facts!.summary, kernel_variant: facts!.variant, kernels: facts!.kernels, nodes: model.graph.nodes.count, macs_per_image: macs, load_seconds: inputs.loadSeconds,
             session_seconds: measured[0].sessionSeconds, preprocess: model.preprocessSource)

@@ -4,7 +4,7 @@ import Foundation
 /// The probe's terminal summary: what the JSON and the report hold, in a screenful.
 public enum ProbeSummary {
     public static func text(_ r: ProbeResult) -> String {
-        var o = "\(r.model.path): \(r.model.precision_summary)\n"
+        var o = "\(r.model.path)\(r.model.sha256.map { " (sha256 \($0.prefix(12)))" } ?? ""): \(r.model.precision_summary)\n"
         o += "machine: \(r.machine.cpu_model ?? "unknown CPU"), \(r.machine.cores) cores, \(r.machine.architecture)"
         o += "; board: " + (r.board.map { "\($0.name) (\($0.reason))" } ?? "none")
         if let l = r.machine.load_average { o += String(format: "; load average %.2f at start", l[0]) }

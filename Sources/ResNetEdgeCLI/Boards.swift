@@ -24,7 +24,9 @@ struct Boards: ParsableCommand {
                 var object: [String: Any] = ["architecture": d.architecture, "cpu_parts": d.cpuParts, "hwcap": d.hwcapFeatures, "reason": d.reason]
                 object["device_tree_model"] = d.deviceTreeModel
                 object["qemu_cpu"] = d.qemuCPU
-                object["board"] = d.profile?.name
+                object["board"] = d.profile.name
+                object["known_board"] = d.isKnownBoard
+                object["cores"] = d.cores
                 print(jsonLine(object))
             } else {
                 print("architecture:       \(d.architecture)")
@@ -32,9 +34,10 @@ struct Boards: ParsableCommand {
                 print("CPU parts:          \(d.cpuParts.isEmpty ? "none" : d.cpuParts.joined(separator: " "))")
                 print("HWCAP:              \(d.hwcapFeatures.isEmpty ? "n/a" : d.hwcapFeatures.joined(separator: " "))")
                 if let q = d.qemuCPU { print("QEMU_CPU:           \(q)") }
-                print("board:              \(d.profile?.name ?? "none") (\(d.reason))")
+                print("cores:              \(d.cores)")
+                print("board:              \(d.profile.name) (\(d.reason))")
+                print("kernels:            \(d.profile.kernels.prefer.joined(separator: ", "))")
             }
-            if d.profile == nil { throw ExitCode(2) }
             return
         }
         if let board {

@@ -147,7 +147,8 @@ struct Calibrate: ParsableCommand {
         let settings: [String: String] = [
             "observer": observer.rawValue, "bias_correction": "\(!noBiasCorrection)", "equalization": "\(equalize)",
             "per_channel_weights": "\(!perTensorWeights)", "budget": budget.map { "\($0)" } ?? "none",
-            "calibration_images": "\(samples.count)", "source": images ?? dataset ?? "",
+            "calibration_images": "\(samples.count)", "source": images ?? dataset ?? "", "source_kind": images != nil ? "images" : "dataset",
+            "limit": "\(limit)", "split": split, "percentile": "\(percentile)", "evaluation_images": "\(evaluationImages)",
         ]
         let provenance = ModelProvenance(sourceModelSHA256: try ModelProvenance.sha256(contentsOf: URL(fileURLWithPath: model.path)),
                                          sourceModelName: URL(fileURLWithPath: model.path).lastPathComponent,
@@ -168,7 +169,7 @@ struct Calibrate: ParsableCommand {
         if options.board == ModelFileBoardCheck.generic {
             return (ModelFileBoardCheck.generic, QuantizationScheme(boardName: ModelFileBoardCheck.generic, variant: .scalar))
         }
-        let profile = try options.boardProfile()!
+        let profile = try options.boardProfile()
         return (profile.name, try QuantizationScheme(board: profile))
     }
 

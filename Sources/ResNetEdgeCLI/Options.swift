@@ -27,23 +27,24 @@ struct ModelOptions: ParsableArguments {
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
     }
 
-    /// The board profile asked for, if any; `auto` that finds none is an error that says what was seen.
-    func boardProfile() throws -> BoardProfile? {
-        guard let board else { return nil }
-        let catalog = BoardCatalog.builtin()
-        if board == "auto" {
-            let detection = BoardDetector.detect(catalog: catalog)
-            guard let profile = detection.profile else { throw BoardError("--board auto: \(detection.reason)") }
-            printError("board: \(profile.name) (\(detection.reason))")
-            return profile
+    /// The board the command runs for: `--board NAME`, else (no --board, or auto) the detected one, which is a board
+    /// of the catalog or a generic profile of this machine's cores. Says once on standard error which board it
+    /// assumed and why, so a default is never silent.
+    func boardResolution() throws -> BoardResolution {
+        if let board, board != "auto" {
+            return BoardResolution(profile: try BoardCatalog.builtin().profile(named: board), known: true, reason: "--board \(board)")
         }
-        return try catalog.profile(named: board)
+        let detection = BoardDetector.detect(catalog: BoardCatalog.builtin())
+        BoardResolution.sayOnce("board: \(detection.profile.name) (\(board == nil ? "no --board; " : "")\(detection.reason))")
+        return BoardResolution(profile: detection.profile, known: detection.isKnownBoard, reason: detection.reason)
     }
 
-    /// --threads, else the board's default, else every core.
+    func boardProfile() throws -> BoardProfile { try boardResolution().profile }
+
+    /// --threads, else the board's default (a generic profile's: every core).
     func resolvedThreads() throws -> Int {
         if let threads { return threads }
-        return try boardProfile()?.default_threads ?? ProcessInfo.processInfo.activeProcessorCount
+        return try boardProfile().default_threads
     }
 
     func load() throws -> ClassificationModel {
@@ -57,12 +58,13 @@ struct ModelOptions: ParsableArguments {
     /// kernels share the layout, else packs them for its own.
     func checkBoard(_ fileBoard: String, _ loaded: ClassificationModel) throws {
         guard fileBoard != ModelFileBoardCheck.generic else { return }
-        let running = board != nil ? try boardProfile()?.name : BoardDetector.detect(catalog: BoardCatalog.builtin()).profile?.name
-        guard let running else {
-            printError("note: \(model) was packed for \(fileBoard) (\(loaded.fileKernels ?? "?") kernels); this machine matches no board profile, so it runs on this CPU's kernels")
+        let running = try boardResolution()
+        guard running.known else {
+            printError("note: \(model) was packed for \(fileBoard) (\(loaded.fileKernels ?? "?") kernels); this machine is no known board (\(running.profile.name)), so it runs on this CPU's kernels")
             return
         }
-        try ModelFileBoardCheck.check(fileBoard: fileBoard, runningBoard: running, kernelLayout: loaded.fileKernels ?? "")
+        try ModelFileBoardCheck.check(fileBoard: fileBoard, runningBoard: running.profile.name, kernelLayout: loaded.fileKernels ?? "",
+                                      remake: loaded.modelFile?.metadata.calibrateCommand(forBoard: running.profile.name, modelPath: model))
     }
 
     func preprocessSpec() throws -> PreprocessSpec? {
@@ -111,6 +113,19 @@ extension InferenceSession {
                 : "; the model file's packing is not this CPU's: \(int8 - prepackedNodes.count) of \(int8) layers repacked"
         }
         return summary
+    }
+}
+
+/// The board a command runs for, and whether it is a board of the catalog or a generic profile of this machine.
+struct BoardResolution {
+    var profile: BoardProfile
+    var known: Bool
+    var reason: String
+
+    nonisolated(unsafe) private static var said: Set<String> = []
+    /// Prints `line` on standard error unless this process already did (a command may resolve its board twice).
+    static func sayOnce(_ line: String) {
+        if said.insert(line).inserted { printError(line) }
     }
 }
 

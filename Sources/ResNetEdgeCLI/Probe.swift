@@ -149,16 +149,9 @@ struct ProbeRun: ParsableCommand {
         if let board { modelArguments += ["--board", board] }
         let modelOptions = try ModelOptions.parse(modelArguments)
 
-        var profile: BoardProfile? = nil
-        var reason: String? = nil
-        if let board {
-            profile = try modelOptions.boardProfile()
-            reason = board == "auto" ? BoardDetector.detect(catalog: BoardCatalog.builtin()).reason : "--board \(board)"
-        } else {
-            let detection = BoardDetector.detect(catalog: BoardCatalog.builtin())
-            profile = detection.profile
-            reason = detection.reason
-        }
+        let resolution = try modelOptions.boardResolution()
+        let profile: BoardProfile? = resolution.profile
+        let reason: String? = resolution.reason
 
         let t0 = probeClock()
         let loaded = try modelOptions.load()

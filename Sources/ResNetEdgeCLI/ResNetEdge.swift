@@ -8,6 +8,6 @@ struct ResNetEdge: ParsableCommand {
         commandName: "resnet-edge",
         abstract: "Real-time ResNet-family image classification for ARM boards.",
         version: version,
-        subcommands: [Classify.self, Inspect.self, Evaluate.self, Bench.self, Calibrate.self, Boards.self, Serve.self, Probe.self]
+        subcommands: [Classify.self, Inspect.self, Evaluate.self, Bench.self, Calibrate.self, PackageModel.self, Boards.self, Serve.self, Probe.self]
     )
 }

@@ -53,6 +53,8 @@ struct Serve: ParsableCommand {
     var socket: String?
     @Option(name: .long, help: "Top classes per result; overrides results.top_k.")
     var top: Int?
+    @Flag(name: .long, help: "Put the model's raw logits in every result; overrides results.logits.")
+    var logits = false
 
     @Option(name: .long, help: "Stop after this many classified frames (exit status 0).")
     var frames: Int?
@@ -87,6 +89,7 @@ struct Serve: ParsableCommand {
         if let http { add("results", "http_listen", str(http)) }
         if let socket { add("results", "socket", str(absolute(socket))) }
         if let top { add("results", "top_k", String(top)) }
+        if logits { add("results", "logits", "true") }
         let text = lines.map { "[\($0.key)]\n" + $0.value.joined(separator: "\n") }.joined(separator: "\n")
         let table = try TOML.parse(text)
         return { config in try ConfigurationLoader.apply(table, to: &config, source: "command line") }

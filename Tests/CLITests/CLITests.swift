@@ -8,7 +8,10 @@ import TestSupport
         let status: Int32
         let stdout: String
         let stderr: String
-        var stderrLines: [Substring] { stderr.split(separator: "\n") }
+        /// Standard error's lines, less the one that says which board a command assumed (`board: NAME (...)`, printed
+        /// by every command that runs a model without --board).
+        var stderrLines: [Substring] { stderr.split(separator: "\n").filter { !$0.hasPrefix("board: ") } }
+        var assumedBoardLines: [Substring] { stderr.split(separator: "\n").filter { $0.hasPrefix("board: ") } }
     }
 
     static var binary: URL {
@@ -78,6 +81,19 @@ import TestSupport
             #expect(logits.firstIndex(of: logits.max()!) == top[0])
             #expect((object["labels"] as? [String])?.count == 3)
         }
+    }
+
+    @Test func withoutBoardTheDetectedBoardIsUsedAndNamedOnce() throws {
+        let r = try run(["classify", "--model", Self.model, "--preprocess", "fashion-mnist", Self.photo("skimage_coins.png")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.assumedBoardLines.count == 1, "\(r.stderr)")
+        #if arch(x86_64)
+        #expect(r.assumedBoardLines.first?.hasPrefix("board: generic-x86-64 (no --board; no known board") == true, "\(r.stderr)")
+        #else
+        #expect(r.assumedBoardLines.first?.contains("no --board") == true, "\(r.stderr)")
+        #endif
+        let named = try run(["classify", "--model", Self.model, "--preprocess", "fashion-mnist", "--board", "rpi4", Self.photo("skimage_coins.png")])
+        #expect(named.status == 0 && named.assumedBoardLines.isEmpty, "\(named.stderr)")
     }
 
     @Test func corruptImageIsReportedAndTheOthersStillClassified() throws {

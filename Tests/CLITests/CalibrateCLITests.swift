@@ -49,6 +49,9 @@ import TestSupport
         let r = try cli.run(["classify", "--model", out, "--board", "rpi5", CLITests.photo("skimage_coffee.png")])
         #expect(r.status != 0)
         #expect(r.stderr.contains("made for rpi4") && r.stderr.contains("rpi5"), "\(r.stderr)")
+        // The exact command that makes the right file: same model, data and non-default settings, the other board.
+        #expect(r.stderr.contains("make one for it with: resnet-edge calibrate --model resnet18-fashion-mnist.onnx --dataset \(Self.dataset) --board rpi5 --limit 16 --out \(dir.path)/m-rpi5.rem"), "\(r.stderr)")
+        #expect(r.stderrLines.count == 1, "\(r.stderr)")
         // Truncated and corrupted files: one clear line, non-zero exit.
         let bytes = try Data(contentsOf: URL(fileURLWithPath: out))
         let truncated = dir.appendingPathComponent("truncated.rem")

@@ -87,8 +87,8 @@ import Testing
 
     @Test func modelInfoIsReplacedOnReload() {
         let metrics = DaemonMetrics()
-        metrics.setModelInfo(model: "a.onnx", path: "/m/a.onnx", board: "rpi4", precision: "FP32", kernels: "fp32", classes: 10)
-        metrics.setModelInfo(model: "b.rem", path: "/m/b.rem", board: "rpi4", precision: "INT8 (neon)", kernels: "neon", classes: 1000)
+        metrics.setModelInfo(ModelIdentity(name: "a.onnx", path: "/m/a.onnx", sha256: "ab", precision: "FP32", kernels: "fp32", board: "rpi4", classes: 10))
+        metrics.setModelInfo(ModelIdentity(name: "b.rem", path: "/m/b.rem", sha256: "cd", precision: "INT8", kernels: "neon", board: "rpi4", classes: 1000))
         let text = Metrics.parse(String(decoding: metrics.render(), as: UTF8.self))
         let infos = text.samples.filter { $0.name == "resnet_edge_model_info" }
         #expect(infos.count == 1)

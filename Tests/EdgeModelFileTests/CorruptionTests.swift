@@ -369,12 +369,37 @@ struct ModelFileCorruptionTests {
     func board() throws {
         try ModelFileBoardCheck.check(fileBoard: "rpi4", runningBoard: "rpi4")
         try ModelFileBoardCheck.check(fileBoard: "generic", runningBoard: nil)
-        #expect(throws: ModelFileError("the model file was made for rpi4 (neondot kernels), this machine is rpi5; package the model again for this board (or with --board generic)")) {
+        #expect(throws: ModelFileError("the model file was made for rpi4 (neondot kernels), this machine is rpi5; calibrate the model again with --board rpi5 (or --board generic)")) {
             try ModelFileBoardCheck.check(fileBoard: "rpi4", runningBoard: "rpi5", kernelLayout: "neondot")
         }
-        #expect(throws: ModelFileError("the model file was made for rpi4, this machine matches no known board; package the model again for this board (or with --board generic)")) {
+        #expect(throws: ModelFileError("the model file was made for rpi4, this machine matches no known board; calibrate the model again with --board auto (or --board generic)")) {
             try ModelFileBoardCheck.check(fileBoard: "rpi4", runningBoard: nil)
         }
+        #expect(throws: ModelFileError("the model file was made for rpi4 (neon kernels), this machine is rpi5; make one for it with: resnet-edge calibrate --model r18.onnx --images photos --board rpi5 --out r18-rpi5.rem")) {
+            try ModelFileBoardCheck.check(fileBoard: "rpi4", runningBoard: "rpi5", kernelLayout: "neon",
+                                          remake: "resnet-edge calibrate --model r18.onnx --images photos --board rpi5 --out r18-rpi5.rem")
+        }
+    }
+
+    @Test("the refusal's calibrate command repeats the file's source, data and non-default settings")
+    func calibrateCommand() throws {
+        func metadata(_ settings: [String: String], source: String = "resnet18.onnx") -> ModelMetadata {
+            ModelMetadata(toolVersion: "0.1.0", board: "rpi4", kernelLayout: "neon", preprocessing: .imagenet(), labels: [],
+                          provenance: ModelProvenance(sourceModelSHA256: "00", sourceModelName: source, settings: settings))
+        }
+        let defaults = ["observer": "mse", "bias_correction": "true", "equalization": "false", "per_channel_weights": "true",
+                        "budget": "none", "source": "/data/photos", "source_kind": "images", "limit": "1000", "split": "train",
+                        "percentile": "99.99", "evaluation_images": "200"]
+        #expect(metadata(defaults).calibrateCommand(forBoard: "rpi5", modelPath: "models/r18-rpi4.rem")
+                == "resnet-edge calibrate --model resnet18.onnx --images /data/photos --board rpi5 --out models/r18-rpi5.rem")
+        var other = defaults
+        other["observer"] = "percentile"; other["percentile"] = "99.9"; other["budget"] = "0.5"; other["equalization"] = "true"
+        other["source_kind"] = "dataset"; other["source"] = "/usr/share/datasets/fashion mnist"; other["limit"] = "300"
+        #expect(metadata(other, source: "my model.onnx").calibrateCommand(forBoard: "jetson-nano", modelPath: "/opt/m.rem")
+                == "resnet-edge calibrate --model 'my model.onnx' --dataset '/usr/share/datasets/fashion mnist' --board jetson-nano --observer percentile --percentile 99.9 --budget 0.5 --equalize --limit 300 --out /opt/m-jetson-nano.rem")
+        // Files written before the settings recorded the data's kind still get a command, with the path as --images.
+        #expect(metadata(["source": "imgs"]).calibrateCommand(forBoard: "rpi5", modelPath: "x.rem")
+                == "resnet-edge calibrate --model resnet18.onnx --images imgs --board rpi5 --out x-rpi5.rem")
     }
 }
 

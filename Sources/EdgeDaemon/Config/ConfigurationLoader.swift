@@ -29,7 +29,7 @@ public enum ConfigurationLoader {
     public static let schema: [(section: String, keys: [String])] = [
         ("model", ["path", "labels", "preprocess", "board", "threads", "kernels", "precision"]),
         ("source", ["kind", "device", "width", "height", "fps", "pixel_format", "buffers", "path", "reopen_backoff"]),
-        ("results", ["socket", "socket_mode", "http_listen", "top_k", "publish_hz", "client_queue", "max_clients"]),
+        ("results", ["socket", "socket_mode", "http_listen", "top_k", "logits", "publish_hz", "client_queue", "max_clients"]),
         ("health", ["stale_after", "status_interval", "reload_timeout", "ready_timeout"]),
         ("log", ["level", "summary_interval"]),
     ]
@@ -197,6 +197,17 @@ public enum ConfigurationLoader {
             return (s, entry.line)
         }
 
+        mutating func boolean(_ tables: [String: TOMLTable], _ section: String, _ key: String) -> Bool? {
+            guard let entry = tables[section]?.entry(key) else { return nil }
+            guard case .bool(let b) = entry.value else {
+                var message = "\(section).\(key) must be true or false, not \(entry.value.typeDescription)"
+                if case .string(let s) = entry.value, ["true", "false"].contains(s) { message += " (remove the quotes)" }
+                issue(entry.line, "\(section).\(key)", message)
+                return nil
+            }
+            return b
+        }
+
         mutating func choice(_ tables: [String: TOMLTable], _ section: String, _ key: String, _ allowed: [String]) -> String? {
             guard let (s, line) = string(tables, section, key) else { return nil }
             guard allowed.contains(s) else {
@@ -320,6 +331,7 @@ public enum ConfigurationLoader {
                 else { issue(line, "results.http_listen", "results.http_listen must be \"host:port\" (e.g. \"127.0.0.1:8089\", \"[::1]:8089\") or \"\" for none, not \"\(s)\"") }
             }
             if let v = integer(t, "results", "top_k", 1...1000) { c.results.topK = v }
+            if let v = boolean(t, "results", "logits") { c.results.logits = v }
             if let v = number(t, "results", "publish_hz", 0...1000, unit: " results per second") { c.results.publishHz = v }
             if let v = integer(t, "results", "client_queue", 1...100_000, unit: " results") { c.results.clientQueue = v }
             if let v = integer(t, "results", "max_clients", 1...10_000) { c.results.maxClients = v }

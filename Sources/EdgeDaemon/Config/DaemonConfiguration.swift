@@ -54,6 +54,8 @@ public struct DaemonConfiguration: Equatable, Sendable {
         /// "host:port" for the HTTP endpoints; "" = off. Port 0 picks a free port (logged).
         public var httpListen: String
         public var topK: Int
+        /// Every result also carries the model's raw logits (for comparing machines bit for bit; off by default).
+        public var logits: Bool = false
         /// At most this many results per second to clients (/events, the socket); 0 = every classification.
         public var publishHz: Double
         /// Results queued for one client before it counts as too slow and is disconnected.

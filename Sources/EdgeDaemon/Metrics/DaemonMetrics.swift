@@ -124,13 +124,13 @@ public final class DaemonMetrics: @unchecked Sendable {
     }
 
     /// The model/board info gauge (value 1), replaced when a reload swaps the model.
-    public func setModelInfo(model: String, path: String, board: String, precision: String, kernels: String, classes: Int) {
+    public func setModelInfo(_ m: ModelIdentity) {
         lock.lock()
         defer { lock.unlock() }
         if let old = modelInfo { registry.unregisterGauge(old) }
-        let gauge = registry.makeGauge(descriptor: Self.name("model_info", "", "The model being served and the board it runs on."),
-                                       labels: [("model", model), ("path", path), ("board", board), ("precision", precision),
-                                                ("kernels", kernels), ("classes", String(classes))])
+        let gauge = registry.makeGauge(descriptor: Self.name("model_info", "", "The model being served, how it runs and the board it runs on."),
+                                       labels: [("model", m.name), ("path", m.path), ("sha256", m.sha256), ("board", m.board),
+                                                ("precision", m.precision), ("kernels", m.kernels), ("classes", String(m.classes))])
         gauge.set(to: 1)
         modelInfo = gauge
     }

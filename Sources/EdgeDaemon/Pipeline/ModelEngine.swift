@@ -10,21 +10,44 @@ import Foundation
 
 /// The board the daemon runs on, as `model.board` resolved it.
 public struct BoardChoice: Sendable {
-    public var profile: BoardProfile?
-    /// The profile's name, or "none".
-    public var name: String { profile?.name ?? "none" }
+    /// A board of the catalog, or the generic profile of a machine that is none.
+    public var profile: BoardProfile
+    /// Whether `profile` is a board of the catalog (model files made for another board are refused) or generic.
+    public var known: Bool
+    public var name: String { profile.name }
     /// How it was chosen, for the log.
     public var reason: String
 
-    /// "auto": detect, and a machine that is no known board (a development host) simply runs without a profile;
-    /// a name must be a known profile.
+    /// "auto": detect (a machine that is no known board, such as a development host, gets a generic profile of its
+    /// cores); a name must be a known profile.
     public static func resolve(_ setting: String) throws -> BoardChoice {
         let catalog = BoardCatalog.builtin()
         if setting == "auto" {
             let detection = BoardDetector.detect(catalog: catalog)
-            return BoardChoice(profile: detection.profile, reason: detection.reason)
+            return BoardChoice(profile: detection.profile, known: detection.isKnownBoard, reason: detection.reason)
         }
-        return BoardChoice(profile: try catalog.profile(named: setting), reason: "model.board = \"\(setting)\"")
+        return BoardChoice(profile: try catalog.profile(named: setting), known: true, reason: "model.board = \"\(setting)\"")
+    }
+}
+
+/// What runs, as the log's first line, STATUS=, /healthz, every result and the `model_info` metric all state it: so a
+/// user can tell from any of them whether the board runs the calibrated INT8 model on its fast kernels.
+public struct ModelIdentity: Sendable, Equatable {
+    /// The model file's name.
+    public var name: String
+    public var path: String
+    /// SHA-256 of the model file, lowercase hex (what `sha256sum` prints).
+    public var sha256: String
+    /// "INT8", "mixed INT8/FP32" or "FP32".
+    public var precision: String
+    /// The INT8 kernel variant ("neon", "neondot", "avx2", ...), or "fp32" for a model that runs in float.
+    public var kernels: String
+    public var board: String
+    public var classes: Int
+
+    /// "INT8 on neon kernels, board rpi4, model model.rem (sha256 0123456789ab)".
+    public var summary: String {
+        "\(precision)\(kernels == "fp32" ? " on OpenBLAS" : " on \(kernels) kernels"), board \(board), model \(name) (sha256 \(sha256.prefix(12)))"
     }
 }
 
@@ -37,8 +60,10 @@ public final class ModelEngine {
     public let board: BoardChoice
     /// The model file's name, as results and metrics show it.
     public let name: String
-    /// "INT8 (avx2 ...)" / "FP32", for the log and the model_info metric.
-    public let precision: String
+    /// What runs (precision, kernels, board, checksum), for the log, STATUS=, /healthz, results and metrics.
+    public let identity: ModelIdentity
+    /// "INT8", "mixed INT8/FP32" or "FP32".
+    public var precision: String { identity.precision }
     public let configuration: DaemonConfiguration.Model
     private var preprocessor: FramePreprocessor?
 
@@ -68,12 +93,13 @@ public final class ModelEngine {
         if let fileBoard = model.fileBoard {
             // A .rem file runs on the board it was packed for; on a machine that is no known board it runs on this
             // CPU's kernels (as `resnet-edge classify` does).
-            if board.profile != nil || configuration.board != "auto" {
-                try ModelFileBoardCheck.check(fileBoard: fileBoard, runningBoard: board.profile?.name, kernelLayout: model.fileKernels ?? "")
+            if board.known {
+                try ModelFileBoardCheck.check(fileBoard: fileBoard, runningBoard: board.name, kernelLayout: model.fileKernels ?? "",
+                                              remake: model.modelFile?.metadata.calibrateCommand(forBoard: board.name, modelPath: configuration.path))
             }
         }
         let threads = configuration.threads > 0 ? configuration.threads
-            : (board.profile?.default_threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            : board.profile.default_threads
         let options = SessionOptions(threads: threads, kernels: KernelVariant(rawValue: configuration.kernels) ?? .auto,
                                      precision: Precision(rawValue: configuration.precision) ?? .auto,
                                      // A quantized model takes its input as int8, so the frame is preprocessed and
@@ -87,16 +113,15 @@ public final class ModelEngine {
         try session.prepare(inputShape: Shape([1, p.channels, p.inputHeight, p.inputWidth]))
         self.model = model
         name = URL(fileURLWithPath: configuration.path).lastPathComponent
-        if session.runsINT8 {
-            let fp32 = session.fp32Nodes
-            precision = (fp32.isEmpty ? "INT8" : "mixed INT8/FP32") + " (\(session.kernelVariant))"
-        } else {
-            precision = "FP32"
-        }
+        identity = ModelIdentity(name: name, path: configuration.path,
+                                 sha256: try ModelProvenance.sha256(contentsOf: URL(fileURLWithPath: configuration.path)),
+                                 precision: session.runsINT8 ? (session.fp32Nodes.isEmpty ? "INT8" : "mixed INT8/FP32") : "FP32",
+                                 kernels: session.runsINT8 ? session.kernelVariant.rawValue : "fp32",
+                                 board: board.name, classes: model.classes)
     }
 
     public var threads: Int { session.options.threads }
-    public var kernels: String { session.runsINT8 ? session.kernelVariant.rawValue : "fp32" }
+    public var kernels: String { identity.kernels }
 
     /// Writes `frame` into the model's input in one pass: quantized straight into the int8 input when the model's
     /// first layers run INT8, else normalized into the float input.
@@ -130,7 +155,7 @@ public final class ModelEngine {
     /// One line for the log.
     public var summary: String {
         let p = model.preprocess
-        return "\(name): \(model.classes) classes\(model.labels == nil ? " (no labels)" : ""), input \(p.channels)x\(p.inputHeight)x\(p.inputWidth) (\(model.preprocessSource) preprocessing\(takesInt8Input ? ", straight into the int8 input" : "")), \(precision), \(threads) threads, board \(board.name)"
+        return "\(name): \(model.classes) classes\(model.labels == nil ? " (no labels)" : ""), input \(p.channels)x\(p.inputHeight)x\(p.inputWidth) (\(model.preprocessSource) preprocessing\(takesInt8Input ? ", straight into the int8 input" : "")), \(identity.summary), \(threads) threads"
     }
 }
 

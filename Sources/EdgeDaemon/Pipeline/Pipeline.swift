@@ -12,8 +12,9 @@ public struct PipelineState: Sendable {
     public var rate: Double
     public var capture: CaptureStats
     public var sourceName: String
-    public var modelName: String
-    public var modelPrecision: String
+    /// The model being served: precision, kernels, board, checksum.
+    public var model: ModelIdentity
+    public var modelName: String { model.name }
     public var lastError: String?
 }
 
@@ -33,9 +34,12 @@ public final class Pipeline: @unchecked Sendable {
         /// Seconds after start when READY=1 is sent even without a result, if the source is failing (a camera not
         /// plugged in at boot): the service then runs, unhealthy, and the capture keeps reopening.
         public var readyTimeout: Double
+        /// Results carry the raw logits (`results.logits`).
+        public var includeLogits: Bool
 
-        public init(topK: Int = 5, statusInterval: Double = 2, staleAfter: Double = 5, readyTimeout: Double = 30) {
+        public init(topK: Int = 5, statusInterval: Double = 2, staleAfter: Double = 5, readyTimeout: Double = 30, includeLogits: Bool = false) {
             self.topK = topK
+            self.includeLogits = includeLogits
             self.statusInterval = statusInterval
             self.staleAfter = staleAfter
             self.readyTimeout = readyTimeout
@@ -85,10 +89,8 @@ public final class Pipeline: @unchecked Sendable {
         self.notifier = notifier
         self.log = log
         state = PipelineState(classified: 0, errors: 0, lastResultAt: nil, startedAt: monotonicSeconds(), rate: 0,
-                              capture: capture.stats, sourceName: capture.source.name, modelName: engine.name,
-                              modelPrecision: engine.precision, lastError: nil)
-        metrics.setModelInfo(model: engine.name, path: engine.configuration.path, board: engine.board.name, precision: engine.precision,
-                             kernels: engine.kernels, classes: engine.model.classes)
+                              capture: capture.stats, sourceName: capture.source.name, model: engine.identity, lastError: nil)
+        metrics.setModelInfo(engine.identity)
     }
 
     // MARK: - Control
@@ -208,7 +210,7 @@ public final class Pipeline: @unchecked Sendable {
         let s = snapshot
         let h = health(now: now)
         var line = h.healthy ? (s.classified < 3 ? "classifying" : String(format: "%.1f fps", s.rate)) : "unhealthy: \(h.reason)"
-        line += "; model \(s.modelName) (\(s.modelPrecision)); source \(s.sourceName)"
+        line += "; \(s.model.summary); source \(s.sourceName)"
         line += "; \(s.classified) frames classified"
         if let note = lock.locked({ statusNote }) { line += "; \(note)" }
         return line
@@ -262,7 +264,8 @@ public final class Pipeline: @unchecked Sendable {
                         sequence: frame.sequence, timestamp: frame.timestamp, wallTime: Date().timeIntervalSince1970,
                         captureToResultMilliseconds: 0,
                         stageMilliseconds: ((gotFrame - waitStart) * 1000, (preprocessed - gotFrame) * 1000, (inferred - preprocessed) * 1000),
-                        top: engine.top(logits, k: settings.topK), model: engine.name, board: engine.board.name, source: capture.source.name)
+                        top: engine.top(logits, k: settings.topK), model: engine.name, board: engine.board.name, source: capture.source.name,
+                        precision: engine.identity.precision, kernels: engine.identity.kernels, logits: settings.includeLogits ? logits : nil)
                     result.captureToResultMilliseconds = (monotonicSeconds() - frame.timestamp) * 1000
                     broadcaster.publish(result)
                     let published = monotonicSeconds()
@@ -342,11 +345,9 @@ public final class Pipeline: @unchecked Sendable {
         if let newEngine {
             lock.locked {
                 engine = newEngine
-                state.modelName = newEngine.name
-                state.modelPrecision = newEngine.precision
+                state.model = newEngine.identity
             }
-            metrics.setModelInfo(model: newEngine.name, path: newEngine.configuration.path, board: newEngine.board.name,
-                                 precision: newEngine.precision, kernels: newEngine.kernels, classes: newEngine.model.classes)
+            metrics.setModelInfo(newEngine.identity)
         }
         if let (newCapture, started) = pending {
             let old = lock.locked { capture }

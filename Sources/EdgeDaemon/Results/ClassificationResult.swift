@@ -26,6 +26,12 @@ public struct ClassificationResult: Sendable, Equatable {
     public var board: String
     /// The source's name (device or file).
     public var source: String
+    /// How the result was computed: "INT8", "mixed INT8/FP32" or "FP32", and the INT8 kernel variant ("fp32" in float).
+    public var precision: String = ""
+    public var kernels: String = ""
+    /// The model's raw outputs, when `results.logits` asks for them (to compare a board's results with another
+    /// machine's, bit for bit: each is written in the shortest form that reads back to the same Float).
+    public var logits: [Float]? = nil
 
     public static func == (a: ClassificationResult, b: ClassificationResult) -> Bool {
         a.sequence == b.sequence && a.timestamp == b.timestamp && a.top == b.top && a.model == b.model && a.board == b.board
@@ -39,6 +45,8 @@ public struct ClassificationResult: Sendable, Equatable {
         s += ",\"labels\":[" + top.map { Self.quote($0.label) }.joined(separator: ",") + "]"
         s += ",\"probabilities\":[" + top.map { Self.number(Double($0.probability), 6) }.joined(separator: ",") + "]"
         s += ",\"model\":" + Self.quote(model) + ",\"board\":" + Self.quote(board) + ",\"source\":" + Self.quote(source)
+        if !precision.isEmpty { s += ",\"precision\":" + Self.quote(precision) + ",\"kernels\":" + Self.quote(kernels) }
+        if let logits { s += ",\"logits\":[" + logits.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",") + "]" }
         s += ",\"stages_ms\":{\"capture_wait\":\(Self.number(stageMilliseconds.captureWait, 3)),\"preprocess\":\(Self.number(stageMilliseconds.preprocess, 3)),\"inference\":\(Self.number(stageMilliseconds.inference, 3))}"
         s += ",\"wall_time\":\(Self.number(wallTime, 3))}"
         return s
