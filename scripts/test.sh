@@ -5,8 +5,9 @@
 # emulated ARM: set up the aarch64 cross toolchain, run every
 # test under qemu-aarch64 as Cortex-A72 and the kernel-dependent ones as Cortex-A76 (on the reduced data set,
 # RESNET_EDGE_TEST_SUBSET),
-# build the deployable binary (glibc <= 2.35), package it for a board and install the package in an arm64
-# Debian root. RESNET_EDGE_SKIP_ARM=1 stops after the host part.
+# build the deployable binary (glibc <= 2.31), package the reference model for rpi4 and rpi5 (calibrated to INT8 by
+# the packaging) and install each package in arm64 Debian bookworm and bullseye roots, where its serve must run INT8 on
+# the board's kernels with the host's logits. RESNET_EDGE_SKIP_ARM=1 stops after the host part.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -35,11 +36,16 @@ if [ "${RESNET_EDGE_SKIP_ARM:-0}" != 1 ]; then
   t=$SECONDS; RESNET_EDGE_TEST_SUBSET=1 XC_CPUS=cortex-a76 XC_SKIP_SETUP=1 bash cross-toolchains/test-aarch64.sh --filter "$a76_suites"
   step "kernel-dependent tests under qemu cortex-a76"
   t=$SECONDS; XC_SKIP_SETUP=1 bash cross-toolchains/build-release.sh; step "aarch64 release build"
-  t=$SECONDS
-  rm -f out/resnet-edge_*_arm64.deb
-  bash cross-toolchains/package-deb.sh --model "$shared/models/resnet18-fashion-mnist.onnx" \
-      --labels "$shared/models/labels.txt" --board rpi4
-  bash cross-toolchains/test-deb.sh out/resnet-edge_*_arm64.deb
-  step "board package and its install test"
+  # The board packages as a user makes them: the reference FP32 ONNX plus calibration data, calibrated for each board
+  # by package-deb.sh itself; installed into bookworm and bullseye arm64 roots, each run there under its board's CPU
+  # (rpi4: cortex-a72, neon; rpi5: cortex-a76, neondot) against the host's logits.
+  for board in rpi4 rpi5; do
+    t=$SECONDS
+    rm -rf "out/$board"
+    bash cross-toolchains/package-deb.sh --board "$board" --model "$shared/models/resnet18-fashion-mnist.onnx" \
+        --labels "$shared/models/labels.txt" --dataset /usr/share/datasets/fashion-mnist --out "out/$board"
+    bash cross-toolchains/test-deb.sh --suites "bookworm bullseye" "out/$board"/resnet-edge_*_arm64.deb
+    step "board package for $board and its install test"
+  done
 fi
 echo "test.sh: all passed in $((SECONDS - start)) s"

@@ -3,7 +3,10 @@ import Testing
 import TestSupport
 
 /// `resnet-edge package-model`, the model half of `cross-toolchains/package-deb.sh`: what a board package may carry.
-@Suite struct PackageModelCLITests {
+/// Packaging runs on the development machine, not on the board, so not under emulation (where the calibration it calls
+/// is CalibrateCLITests').
+@Suite(.enabled(if: !TestSubset.isActive, "packaging runs on the development host; under emulation CalibrateCLITests covers the calibration it calls"))
+struct PackageModelCLITests {
     let cli = CLITests()
     static let dataset = CalibrateCLITests.dataset
     /// Calibration kept small: these tests are about what gets packaged, not about accuracy (CalibrateCLITests is).

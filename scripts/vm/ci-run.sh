@@ -128,6 +128,12 @@ load=$(journalctl -u $unit --no-pager -o cat | grep -o 'loaded in [0-9.]* s' | h
 code=$(curl -s -o /tmp/ci-latest.json -w '%{http_code}' --max-time 5 "$url/latest")
 if [ "$code" = 200 ] && jq -e '.sequence != null or .frame != null' /tmp/ci-latest.json >/dev/null 2>&1; then
   pass "start: active ($(prop SubState)) after ${ready} s with a classified frame; status: $(prop StatusText)"
+  # What runs is stated: precision, kernels, board and the model's checksum in the first log line and in STATUS=.
+  first=$(journalctl -u $unit --no-pager -o cat | grep -m1 '^resnet-edge serve: ')
+  if echo "$first" | grep -qE '^resnet-edge serve: (INT8|mixed INT8/FP32|FP32) on .*, board [a-z0-9-]+, model [^ ]+ \(sha256 [0-9a-f]{12}\)' \
+     && prop StatusText | grep -qE 'board [a-z0-9-]+, model .*sha256 [0-9a-f]{12}'; then
+    pass "start: first log line says what runs: $first"
+  else fail start-identity "first log line '$first' or status '$(prop StatusText)' does not say precision, kernels, board and checksum"; fi
 else
   fail start-classified "ready without a classified frame (GET /latest: $code $(head -c 200 /tmp/ci-latest.json)); status: $(prop StatusText)"
   say "SKIP results, metrics, unplug, reload and watchdog: nothing is classified"
