@@ -6,6 +6,9 @@
 #   package-deb.sh --board rpi4 --model M.onnx --images DIR [-- calibrate options]   calibrates it for rpi4 here
 #   package-deb.sh --board rpi4 --model M.onnx --dataset DIR [-- ...]            (IDX or ImageFolder, as calibrate takes)
 #   package-deb.sh --board rpi4 --model M.onnx --fp32 [--preprocess P]         an FP32 package, only when asked for
+#   package-deb.sh --board generic --binary .build/release/resnet-edge ...     any machine (e.g. an amd64 box): the
+#                                                                             config detects the board (board = "auto")
+# The package's architecture is the binary's: aarch64 -> arm64, x86-64 -> amd64.
 # Other options: --labels L.txt, --binary PATH (the aarch64 binary; default build-release.sh's), --host-binary PATH
 # (the resnet-edge that checks or calibrates the model on this machine; default .build/release/resnet-edge, built if
 # missing), --version V (default the tool's), --out DIR (default out/).
@@ -46,9 +49,14 @@ done
 [ -n "$model" ] && [ -n "$board" ] || {
   echo "usage: package-deb.sh --board NAME --model M.rem | --model M.onnx (--images DIR | --dataset DIR | --fp32) [--labels L] [--binary B] [--out DIR] [-- calibrate options]" >&2; exit 2; }
 [ -f "$model" ] || die "model $model not found"
-[ -f "$root/boards/$board.json" ] || die "unknown board '$board'; known: $(cd "$root/boards" && ls *.json | sed 's/.json//' | tr '\n' ' ')"
+[ "$board" = generic ] || [ -f "$root/boards/$board.json" ] || die "unknown board '$board'; known: $(cd "$root/boards" && ls *.json | sed 's/.json//' | tr '\n' ' ')or generic"
 [ -e "$binary" ] || die "no aarch64 binary at $binary; run cross-toolchains/build-release.sh first (or pass --binary)"
-file -L "$binary" | grep -q 'ARM aarch64' || die "$binary is not an aarch64 executable ($(file -bL "$binary" | cut -d, -f1-2)); build it with cross-toolchains/build-release.sh"
+case "$(file -bL "$binary")" in
+  *ELF*executable*ARM\ aarch64*|*ELF*ARM\ aarch64*executable*) arch=arm64 ;;
+  *ELF*x86-64*) arch=amd64 ;;
+  *) die "$binary is not an aarch64 (or x86-64) executable ($(file -bL "$binary" | cut -d, -f1-2)); build it with cross-toolchains/build-release.sh" ;;
+esac
+[ "$arch" = arm64 ] || [ "$board" = generic ] || die "$binary is an $arch executable; a package for $board needs the aarch64 binary (cross-toolchains/build-release.sh)"
 [ -z "$labels" ] || [ -f "$labels" ] || die "labels file $labels not found"
 [ -z "$images" ] || [ -d "$images" ] || die "--images $images is not a directory"
 [ -z "$dataset" ] || [ -e "$dataset" ] || die "--dataset $dataset not found"
@@ -97,7 +105,9 @@ for f in "$model_file" labels.txt model.preprocess.json package.json; do
 done
 [ ! -e "$stage/model/calibration-report.json" ] || install -m 0644 "$stage/model/calibration-report.json" "$pkg/usr/share/doc/resnet-edge/"
 # The default config names what was packaged: the board, the model file, its labels and preprocessing.
-sed -e "s|^board = .*|board = \"$board\"|" \
+config_board=$board
+[ "$board" != generic ] || config_board=auto   # a generic package runs wherever it is installed: detect the board there
+sed -e "s|^board = .*|board = \"$config_board\"|" \
     -e "s|^path = \"/usr/share/resnet-edge/models/.*\"|path = \"$models/$model_file\"|" \
     -e "s|^labels = .*|labels = \"${labels_file:+$models/$labels_file}\"|" \
     -e "s|^preprocess = .*|preprocess = \"$packaged_preprocess\"|" \
@@ -141,21 +151,21 @@ runs="$precision${kernels:+ on $kernels kernels}"
 cat > "$pkg/DEBIAN/control" <<CONTROL
 Package: resnet-edge
 Version: $version
-Architecture: arm64
+Architecture: $arch
 Maintainer: resnet-edge developers <dev@resnet-edge.invalid>
 Installed-Size: $size_kib
 Depends: libc6 (>= $glibc_floor), libstdc++6, libgcc-s1, libopenblas0-pthread | libopenblas0, libturbojpeg0, libpng16-16, zlib1g, libv4l-0
 Section: science
 Priority: optional
 Homepage: https://github.com/resnet-edge/resnet-edge
-Description: real-time ResNet image classification for ARM boards ($board)
+Description: real-time ResNet image classification on the CPU ($board)
  resnet-edge classifies camera frames with a ResNet-family model on the CPU and
  streams the results. This package is built for the $board board profile and
  runs $(basename "$model")$([ "$calibrated" = True ] && echo ", calibrated here,") as $runs
  (model sha256 $sha).
 CONTROL
 mkdir -p "$out"
-deb="$out/resnet-edge_${version}_arm64.deb"
+deb="$out/resnet-edge_${version}_$arch.deb"
 dpkg-deb --root-owner-group -Zxz --build "$pkg" "$stage/pkg.deb" >/dev/null
 mv "$stage/pkg.deb" "$deb"
 echo "package-deb: $deb ($(du -h "$deb" | cut -f1), installed $((size_kib / 1024)) MiB; binary $(( $(stat -c %s "$pkg/usr/bin/resnet-edge") / 1048576 )) MiB) for board $board: $model_file, $runs"

@@ -307,6 +307,22 @@ http_listen = "127.0.0.1:8089"
 summary_interval = 10
 EOF
 put 644 "$run/resnet-edge.toml" /etc/resnet-edge/resnet-edge.toml
+# The package's life under real systemd (amd64: the guest's architecture): cross-toolchains/package-deb.sh makes a
+# generic package of the same binary (FP32 reference: this phase is about installing, not speed) and a newer version
+# of it; ci-run.sh installs it, starts it, upgrades it over an edited config (the service is restarted, the edit
+# kept) and removes it (the service stops).
+if [ "$arch" = amd64 ]; then
+  rm -rf "$run/pkg"
+  bash "$root/cross-toolchains/package-deb.sh" --board generic --model "$m/resnet18-fashion-mnist.onnx" --fp32 --preprocess fashion-mnist \
+      --labels "$m/labels.txt" --binary "$bin" --host-binary "$bin" --out "$run/pkg" > "$run/package-deb.log" 2>&1 \
+    || { cat "$run/package-deb.log"; die "package-deb.sh (amd64, generic) failed"; }
+  deb=$(ls "$run"/pkg/resnet-edge_*_amd64.deb)
+  dpkg-deb -R "$deb" "$run/pkg/newer"
+  sed -i 's/^Version: \(.*\)/Version: \1+1/' "$run/pkg/newer/DEBIAN/control"
+  dpkg-deb --root-owner-group -Zxz --build "$run/pkg/newer" "$run/pkg/newer.deb" >/dev/null
+  put 644 "$deb" /root/resnet-edge.deb
+  put 644 "$run/pkg/newer.deb" /root/resnet-edge-newer.deb
+fi
 put 755 "$here/ci-run.sh" /usr/local/bin/ci-run.sh
 put 644 "$here/ci-run.service" /etc/systemd/system/ci-run.service
 mkdir -p "$r/etc/systemd/system/multi-user.target.wants"
@@ -319,7 +335,7 @@ stage "image"
 
 # ---------------------------------------------------------------- boot
 t=$SECONDS
-log "booting $qemu (TCG, timeout ${timeout_s} s); console: $run/console.log"
+log "booting $qemu (${qemu_machine[*]}, timeout ${timeout_s} s); console: $run/console.log"
 set +e
 timeout "$timeout_s" "$qemu" "${qemu_machine[@]}" -m 1536 -smp 2 -display none -monitor none -serial stdio \
   -no-reboot -nic none \

@@ -21,7 +21,7 @@ struct PackageModel: ParsableCommand {
             Exit status 1 with one line naming the problem and its fix; nothing is left in --stage then.
             """)
 
-    @Option(name: .long, help: "The board the package is for (see `resnet-edge boards`).")
+    @Option(name: .long, help: "The board the package is for (see `resnet-edge boards`), or generic: any machine (INT8 packed for the scalar layout, repacked at load for the machine's own kernels).")
     var board: String
 
     @Option(name: .long, help: "A .rem model file made for --board, or an FP32 ONNX model (then give --images or --dataset, or --fp32).")
@@ -55,14 +55,18 @@ struct PackageModel: ParsableCommand {
 
     func run() throws {
         let catalog = BoardCatalog.builtin()
-        let profile: BoardProfile
-        do { profile = try catalog.profile(named: board) } catch { throw PackageError("\(error)") }
+        let target: String
+        if board == ModelFileBoardCheck.generic {
+            target = board
+        } else {
+            do { target = try catalog.profile(named: board).name } catch { throw PackageError("\(error)") }
+        }
         let url = URL(fileURLWithPath: model)
         guard FileManager.default.fileExists(atPath: model) else { throw PackageError("--model \(model) does not exist") }
         try FileManager.default.createDirectory(atPath: stage, withIntermediateDirectories: true)
         guard (try FileManager.default.contentsOfDirectory(atPath: stage)).isEmpty else { throw PackageError("--stage \(stage) is not empty") }
         do {
-            try stageModel(url, profile: profile)
+            try stageModel(url, board: target)
         } catch {
             // Nothing half-made stays behind for the package script to pick up.
             for name in (try? FileManager.default.contentsOfDirectory(atPath: stage)) ?? [] {
@@ -72,7 +76,7 @@ struct PackageModel: ParsableCommand {
         }
     }
 
-    private func stageModel(_ url: URL, profile: BoardProfile) throws {
+    private func stageModel(_ url: URL, board target: String) throws {
         let facts: PackagedModel
         if ModelFile.looksLikeModelFile(url) {
             guard images == nil && dataset == nil && !fp32 else {
@@ -81,37 +85,37 @@ struct PackageModel: ParsableCommand {
             let loaded: ClassificationModel
             do { loaded = try ClassificationModel.load(path: model, labelsPath: labels) } catch { throw PackageError("\(model): \(error)") }
             let metadata = loaded.modelFile!.metadata
-            guard metadata.board == profile.name else {
-                throw PackageError("\(model) was calibrated for \(metadata.board)\(metadata.kernelLayout.isEmpty ? "" : " (\(metadata.kernelLayout) kernels)"), not \(profile.name); make the right one with: \(metadata.calibrateCommand(forBoard: profile.name, modelPath: model))")
+            guard metadata.board == target else {
+                throw PackageError("\(model) was calibrated for \(metadata.board)\(metadata.kernelLayout.isEmpty ? "" : " (\(metadata.kernelLayout) kernels)"), not \(target); make the right one with: \(metadata.calibrateCommand(forBoard: target, modelPath: model))")
             }
             try FileManager.default.copyItem(atPath: model, toPath: stage + "/model.rem")
             facts = PackagedModel(model_file: "model.rem", precision: metadata.kernelLayout.isEmpty ? "FP32" : "INT8", kernels: metadata.kernelLayout,
-                                  board: profile.name, classes: loaded.classes, source: url.lastPathComponent, calibrated: false,
+                                  board: target, classes: loaded.classes, source: url.lastPathComponent, calibrated: false,
                                   preprocess: nil)
         } else {
             let onnx: ClassificationModel
             do { onnx = try ClassificationModel.load(path: model, labelsPath: labels, preprocess: try presetOrFile()) } catch { throw PackageError("\(model): \(error)") }
             if onnx.graph.values.contains(where: { $0.quantization != nil }) {
-                throw PackageError("\(model) is already quantized (QDQ); package the FP32 model it was made from with --images DIR or --dataset DIR, which calibrates it for \(profile.name)")
+                throw PackageError("\(model) is already quantized (QDQ); package the FP32 model it was made from with --images DIR or --dataset DIR, which calibrates it for \(target)")
             }
             if fp32 {
                 try FileManager.default.copyItem(atPath: model, toPath: stage + "/model.onnx")
-                facts = PackagedModel(model_file: "model.onnx", precision: "FP32", kernels: "fp32", board: profile.name, classes: onnx.classes,
+                facts = PackagedModel(model_file: "model.onnx", precision: "FP32", kernels: "fp32", board: target, classes: onnx.classes,
                                       source: url.lastPathComponent, calibrated: false, preprocess: try stagedPreprocess())
             } else {
                 guard images != nil || dataset != nil else {
-                    throw PackageError("\(model) is an FP32 model: give calibration images (--images DIR or --dataset DIR) to calibrate it to INT8 for \(profile.name), or --fp32 to package it in FP32 (several times slower)")
+                    throw PackageError("\(model) is an FP32 model: give calibration images (--images DIR or --dataset DIR) to calibrate it to INT8 for \(target), or --fp32 to package it in FP32 (several times slower)")
                 }
-                var arguments = ["--model", model, "--board", profile.name, "--out", stage + "/model.rem", "--report", stage + "/calibration-report.json"]
+                var arguments = ["--model", model, "--board", target, "--out", stage + "/model.rem", "--report", stage + "/calibration-report.json"]
                 if let images { arguments += ["--images", images] }
                 if let dataset { arguments += ["--dataset", dataset] }
                 if let labels { arguments += ["--labels", labels] }
                 if let preprocess { arguments += ["--preprocess", preprocess] }
                 var calibrate: Calibrate
                 do { calibrate = try Calibrate.parse(arguments + calibrateArguments) } catch { throw PackageError("calibrate: \(Calibrate.message(for: error))") }
-                do { try calibrate.run() } catch { throw PackageError("calibrating \(model) for \(profile.name): \(Calibrate.message(for: error))") }
+                do { try calibrate.run() } catch { throw PackageError("calibrating \(model) for \(target): \(Calibrate.message(for: error))") }
                 let written = try ClassificationModel.load(path: stage + "/model.rem", labelsPath: labels)
-                facts = PackagedModel(model_file: "model.rem", precision: "INT8", kernels: written.fileKernels ?? "", board: profile.name,
+                facts = PackagedModel(model_file: "model.rem", precision: "INT8", kernels: written.fileKernels ?? "", board: target,
                                       classes: written.classes, source: url.lastPathComponent, calibrated: true, preprocess: nil)
             }
         }

@@ -286,4 +286,29 @@ cat /tmp/ci-conf.orig > "$conf"   # for the restarts below
 
 # ---------------------------------------------------------------- 8. stop within 2 s
 check_stop
+
+# ---------------------------------------------------------------- 9. the package: install, upgrade restarts, removal stops
+# The binary, unit and config this test put in place by hand make way for the package's (dpkg then owns them).
+if [ -e /root/resnet-edge.deb ]; then
+  rm -f /usr/bin/resnet-edge /lib/systemd/system/$unit.service /etc/resnet-edge/resnet-edge.toml
+  systemctl daemon-reload
+  if dpkg -i /root/resnet-edge.deb > /tmp/ci-dpkg.log 2>&1; then pass "package: dpkg -i $(dpkg-query -W -f='${Version}' resnet-edge)"
+  else sed 's/^/CI:   /' /tmp/ci-dpkg.log; abort package "dpkg -i failed"; fi
+  # The user's edit: 3 classes per result instead of 5.
+  sed -i 's/^top_k = .*/top_k = 3/' /etc/resnet-edge/resnet-edge.toml
+  top_k() { get /latest | jq -r '.labels | length' 2>/dev/null; }
+  if timeout 120 systemctl start $unit && active && wait_for 30 sh -c "[ \"\$(curl -s --max-time 3 $url/latest | jq -r '.labels | length')\" = 3 ]"; then
+    pkg_pid=$(prop MainPID)
+    pass "package: the installed service runs the edited config (pid $pkg_pid, $(top_k) classes per result)"
+  else fail package-start "the installed service did not start with the edited config ($(systemctl is-active $unit), top_k $(top_k))"; fi
+  if dpkg -i /root/resnet-edge-newer.deb > /tmp/ci-dpkg.log 2>&1 </dev/null; then
+    pass "package: upgraded to $(dpkg-query -W -f='${Version}' resnet-edge)"
+  else sed 's/^/CI:   /' /tmp/ci-dpkg.log; fail package-upgrade "dpkg -i of the newer version failed"; fi
+  if wait_for 60 sh -c "systemctl is-active -q $unit && [ \"\$(systemctl show -p MainPID --value $unit)\" != \"${pkg_pid:-x}\" ] && [ \"\$(curl -s --max-time 3 $url/latest | jq -r '.labels | length')\" = 3 ]"; then
+    pass "package: the upgrade restarted the running service (pid ${pkg_pid:-?} -> $(prop MainPID)) and kept the edited config ($(top_k) classes)"
+  else fail package-restart "after the upgrade: $(systemctl is-active $unit), pid $(prop MainPID) (was ${pkg_pid:-?}), top_k $(top_k), config: $(grep '^top_k' /etc/resnet-edge/resnet-edge.toml)"; fi
+  if dpkg -r resnet-edge > /tmp/ci-dpkg.log 2>&1 && ! active && [ ! -e /usr/bin/resnet-edge ]; then
+    pass "package: removal stopped the service ($(systemctl is-active $unit)) and removed the binary"
+  else sed 's/^/CI:   /' /tmp/ci-dpkg.log; fail package-remove "after dpkg -r: $(systemctl is-active $unit), binary $(ls /usr/bin/resnet-edge 2>&1)"; fi
+fi
 finish
