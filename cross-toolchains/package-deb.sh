@@ -113,6 +113,7 @@ sed -e "s|^board = .*|board = \"$config_board\"|" \
     -e "s|^preprocess = .*|preprocess = \"$packaged_preprocess\"|" \
     "$root/systemd/resnet-edge.toml" > "$pkg/etc/resnet-edge/resnet-edge.toml"
 grep -q "^path = \"$models/$model_file\"" "$pkg/etc/resnet-edge/resnet-edge.toml" || die "internal: the default config's model.path was not set"
+install -m 0644 "$root"/boards/*.json "$pkg/usr/share/resnet-edge/boards/"
 install -m 0644 "$root/README.md" "$pkg/usr/share/doc/resnet-edge/"
 echo "/etc/resnet-edge/resnet-edge.toml" > "$pkg/DEBIAN/conffiles"
 # Maintainer scripts as debhelper's systemd snippets behave: an upgrade restarts a running service (try-restart
