@@ -1,11 +1,24 @@
-// glibc compat shim for the aarch64-bookworm Swift SDK (built by setup-aarch64.sh into
-// usr/lib/swift_static/linux/libglibccompat.a and appended to static-stdlib-args.lnk / static-executable-args.lnk).
+// glibc/libstdc++ compat shim for the aarch64-bookworm and aarch64-bullseye Swift SDKs (built by setup-aarch64.sh
+// against each sysroot into usr/lib/swift_static/linux/libglibccompat.a and appended to static-stdlib-args.lnk /
+// static-executable-args.lnk).
 //
 // Debian sid's static Swift runtime (libswiftCore.a, libFoundation*.a, lib_FoundationICU.a, libdispatch.a) was
-// compiled against glibc 2.4x headers. Those map sscanf/strtol & co. to the C23 entry points __isoc23_* and use
-// strlcpy/strlcat, all new in glibc 2.38. Bookworm (2.36), Ubuntu 22.04 / JetPack 6 (2.35) lack them. The C23
-// variants differ only in accepting "0b" binary prefixes and the like, which the runtime never relies on.
+// compiled against glibc 2.4x and gcc 16's libstdc++ headers. What it references that an older sysroot lacks
+// (measured with llvm-nm -u over swift_static/linux/*.a against the sysroot's exports, see README.md):
+//   - glibc 2.38: the C23 entry points __isoc23_* (sscanf/strtol & co.) and strlcpy/strlcat. Missing in bookworm
+//     (2.36), Ubuntu 22.04 / JetPack 6 (2.35), bullseye and Ubuntu 20.04 (2.31). The C23 variants differ only in
+//     accepting "0b" binary prefixes and the like, which the runtime never relies on.
+//   - libstdc++: std::ios_base_library_init() (GLIBCXX_3.4.32, gcc 13), std::__throw_bad_array_new_length()
+//     (GLIBCXX_3.4.29, gcc 11) and std::__glibcxx_assert_fail() (GLIBCXX_3.4.30, gcc 12; Debian builds the runtime
+//     with _GLIBCXX_ASSERTIONS). gcc 12 (bookworm) has the last two, gcc 10 (bullseye, Ubuntu 20.04) has none.
+// Nothing else: every other glibc symbol the runtime uses exists in glibc 2.31 (in 2.31 the pthread_* and dl*
+// ones live in libpthread/libdl, which static-stdlib-args.lnk already links).
+//
+// Which parts are compiled follows the sysroot's glibc (__GLIBC_PREREQ), so the same source serves both bundles and
+// never redefines what the sysroot's headers declare. The libstdc++ stubs are weak and always compiled: a weak
+// definition in the executable wins over libstdc++.so's, so the binary asks nothing newer of libstdc++6 either way.
 // Everything is one object: it is linked only when one of these symbols is referenced.
+#include <features.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +26,7 @@
 #include <inttypes.h>
 #include <wchar.h>
 
+#if !__GLIBC_PREREQ(2, 38)
 long __isoc23_strtol(const char *s, char **end, int base) { return strtol(s, end, base); }
 long long __isoc23_strtoll(const char *s, char **end, int base) { return strtoll(s, end, base); }
 unsigned long __isoc23_strtoul(const char *s, char **end, int base) { return strtoul(s, end, base); }
@@ -47,7 +61,24 @@ size_t strlcat(char *dst, const char *src, size_t size) {
     if (d == size) return size + strlen(src);
     return d + strlcpy(dst + d, src, size - d);
 }
+#endif
 
 // std::ios_base_library_init() (GLIBCXX_3.4.32, gcc 13+), referenced by lib_FoundationICU.a(ustream.cpp.o).
-// gcc 12's libstdc++ initialises iostreams from its own static constructor, so an empty weak stub is enough.
+// gcc 12's and older libstdc++ initialise iostreams from their own static constructor, so an empty stub is enough.
 __attribute__((weak)) void _ZSt21ios_base_library_initv(void) {}
+
+// std::__throw_bad_array_new_length() (GLIBCXX_3.4.29), called by std::allocator<T>::allocate(n) for an n above
+// max_size(). The C++ ABI has the same throw since gcc 4.9: __cxa_throw_bad_array_new_length (CXXABI_1.3.8).
+extern void __cxa_throw_bad_array_new_length(void) __attribute__((noreturn));
+__attribute__((weak, noreturn)) void _ZSt28__throw_bad_array_new_lengthv(void) { __cxa_throw_bad_array_new_length(); }
+
+// std::__glibcxx_assert_fail(file, line, function, condition) (GLIBCXX_3.4.30): a failed _GLIBCXX_ASSERTIONS check.
+// The same message as libstdc++'s, then abort().
+__attribute__((weak, noreturn)) void _ZSt21__glibcxx_assert_failPKciS0_S0_(const char *file, int line,
+                                                                           const char *function, const char *condition) {
+    if (function)
+        fprintf(stderr, "%s:%d: %s: Assertion '%s' failed.\n", file, line, function, condition);
+    else
+        fprintf(stderr, "%s:%d: Assertion '%s' failed.\n", file, line, condition);
+    abort();
+}
