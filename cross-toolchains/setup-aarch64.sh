@@ -353,10 +353,10 @@ if ! done_already bullseye; then
   begin bullseye
   fetch_suite bullseye
   make_sysroot bullseye "$CH$SDKS/aarch64-bullseye.artifactbundle/aarch64-bullseye/sysroot"
+  log "bullseye sysroot: $(du -sh "$CH$SDKS/aarch64-bullseye.artifactbundle/aarch64-bullseye/sysroot" | cut -f1)"
   swift_resources "$CH$SDKS/aarch64-sid.artifactbundle/aarch64-sid/sysroot/usr/lib" bullseye
   bundle_json bullseye
   install_shim bullseye -lglibccompat
-  log "bullseye sysroot: $(du -sh "$CH$SDKS/aarch64-bullseye.artifactbundle/aarch64-bullseye/sysroot" | cut -f1)"
   finish bullseye
 fi
 
