@@ -4,7 +4,7 @@
 # (Swift 6.2.3 cross compiler; bullseye sysroot: glibc 2.31 and gcc 10's libstdc++ headers/libs + the compat shim;
 # no Swift runtime needed on the board), into .build-aarch64-release. Then:
 #   - fails if the binary needs a GLIBC_ symbol version above $MAX_GLIBC (default 2.31: Raspberry Pi OS bullseye,
-#     Ubuntu 20.04 / JetPack 5; every newer Debian/Ubuntu/Pi OS has more);
+#     Ubuntu 20.04 / JetPack 5; every newer Debian/Ubuntu/Pi OS has more); notes symbols above 2.27 (JetPack 4);
 #   - fails if it needs a GLIBCXX_/CXXABI_ version that the sysroot's libstdc++.so.6 does not define (bullseye:
 #     gcc 10, up to GLIBCXX_3.4.28 / CXXABI_1.3.12), or a NEEDED library the sysroot does not have; prints which
 #     of the suite's packages provides each NEEDED library (what the .deb's Depends must name);
@@ -68,6 +68,10 @@ if [ -n "$glibc" ] && [ "$(printf '%s\n%s\n' "${glibc#GLIBC_}" "$MAX_GLIBC" | so
   echo "build-release: FAIL: $bin needs $glibc, above the allowed GLIBC_$MAX_GLIBC" >&2
   fail=1
 fi
+# Not enforced: the aarch64-bullseye bundle's shim also takes the floor down to 2.27 (Ubuntu 18.04 / JetPack 4, which
+# has no sysroot here to run against); say so when something new undoes that.
+above227=$(awk '/\*UND\*/ && match($0, /\(GLIBC_2\.(2[89]|[3-9][0-9])\)/) {print $NF}' <<< "$symbols" | sort -u | tr '\n' ' ')
+[ -z "$above227" ] || echo "build-release: note: needs glibc above 2.27 (JetPack 4) for: $above227"
 
 # libstdc++: the linker only checks that a symbol exists in the sysroot's libstdc++.so.6, but a weak shim
 # definition or a stray newer object could still leave a GLIBCXX_ reference the board's libstdc++6 cannot satisfy.

@@ -14,6 +14,9 @@
 // Nothing else: every other glibc symbol the runtime uses exists in glibc 2.31 (in 2.31 the pthread_* and dl*
 // ones live in libpthread/libdl, which static-stdlib-args.lnk already links).
 //
+// One more, optional part (GLIBC_COMPAT_FLOOR_227, set by setup-aarch64.sh for the bullseye bundle) takes the floor
+// from 2.29 down to 2.27 (Ubuntu 18.04 / JetPack 4): see the end of this file.
+//
 // Which parts are compiled follows the sysroot's glibc (__GLIBC_PREREQ), so the same source serves both bundles and
 // never redefines what the sysroot's headers declare. The libstdc++ stubs are weak and always compiled: a weak
 // definition in the executable wins over libstdc++.so's, so the binary asks nothing newer of libstdc++6 either way.
@@ -82,3 +85,44 @@ __attribute__((weak, noreturn)) void _ZSt21__glibcxx_assert_failPKciS0_S0_(const
         fprintf(stderr, "%s:%d: Assertion '%s' failed.\n", file, line, condition);
     abort();
 }
+
+#ifdef GLIBC_COMPAT_FLOOR_227
+// glibc 2.29 -> 2.27. Linked against glibc 2.31, the binary needs GLIBC_2.29 for two reasons:
+//   - exp, exp2, log, log2, pow: 2.29 gave them new symbol versions (new implementations without the SVID
+//     _LIB_VERSION error handling). The GLIBC_2.17 versions are still in every aarch64 libm, computing the same
+//     results through a wrapper that only differs when a program sets _LIB_VERSION (nothing here does).
+//   - posix_spawn_file_actions_addchdir_np (new in 2.29), used by CoreFoundation for Process.currentDirectoryURL.
+// The bundle's link arguments include -Xlinker --wrap=NAME for each, so the static link's references go to
+// __wrap_NAME below; NAME itself is never referenced, and the binary asks libm for GLIBC_2.17 only.
+#include <dlfcn.h>
+#include <errno.h>
+#include <spawn.h>
+#ifndef RTLD_DEFAULT
+#define RTLD_DEFAULT ((void *)0)   // as <dlfcn.h> defines it under _GNU_SOURCE, which the rest of this file does not want
+#endif
+
+#define GLIBC_2_17(ret, name, params, args)                                            \
+    extern ret __glibc217_##name params;                                               \
+    __asm__(".symver __glibc217_" #name ", " #name "@GLIBC_2.17");                     \
+    ret __wrap_##name params { return __glibc217_##name args; }
+GLIBC_2_17(double, exp, (double x), (x))
+GLIBC_2_17(double, exp2, (double x), (x))
+GLIBC_2_17(double, log, (double x), (x))
+GLIBC_2_17(double, log2, (double x), (x))
+GLIBC_2_17(double, pow, (double x, double y), (x, y))
+
+// Looked up at run time, so glibc 2.29+ still does the chdir; on 2.27/2.28 this returns ENOSYS, which is what
+// CoreFoundation itself returns when built for a glibc older than 2.29 (Process then fails only if a
+// currentDirectoryURL is set). The lookup result is the same for every thread: a racy first call is harmless.
+typedef int (*addchdir_fn)(posix_spawn_file_actions_t *, const char *);
+int __wrap_posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path) {
+    static addchdir_fn real;
+    static int looked_up;
+    if (!__atomic_load_n(&looked_up, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&real, (addchdir_fn)dlsym(RTLD_DEFAULT, "posix_spawn_file_actions_addchdir_np"), __ATOMIC_RELAXED);
+        __atomic_store_n(&looked_up, 1, __ATOMIC_RELEASE);
+    }
+    addchdir_fn f = __atomic_load_n(&real, __ATOMIC_RELAXED);
+    return f ? f(actions, path) : ENOSYS;
+}
+#endif

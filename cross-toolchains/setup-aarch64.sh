@@ -12,7 +12,8 @@
 #
 # Environment: XC_DIR (default /var/cache/resnet-edge-xc), MIRROR (default http://deb.debian.org/debian),
 #   EXTRA_ARM64_PKGS (more arm64 packages for both sysroots), FORCE_STAGES ("sysroots sdks" redoes those stages).
-set -euo pipefail
+# -E: the ERR trap below also reports a failure inside a function.
+set -Eeuo pipefail
 
 XC_DIR=${XC_DIR:-/var/cache/resnet-edge-xc}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
@@ -290,14 +291,16 @@ swift_resources() {  # swift_resources FROM SUITE: hard-links FROM/{swift,swift_
   if [ -d "$R/clang" ]; then cp -al "$R/clang" "$S/usr/lib/clang"; fi
 }
 # install_shim SUITE LINK-ARGS...: compiles glibc_compat.c against the suite's sysroot into
-# swift_static/linux/libglibccompat.a and appends LINK-ARGS (e.g. -lglibccompat) to static-stdlib-args.lnk and
-# static-executable-args.lnk. The shim source picks what the suite lacks from the sysroot's __GLIBC_MINOR__.
+# swift_static/linux/libglibccompat.a and appends LINK-ARGS (e.g. -lglibccompat), one line each, to
+# static-stdlib-args.lnk and static-executable-args.lnk. The shim source picks what the suite lacks from the
+# sysroot's __GLIBC_MINOR__; SHIM_CFLAGS adds defines for the optional parts.
 install_shim() {
   local suite=$1; shift
   local s=$SDKS/aarch64-$suite.artifactbundle/aarch64-$suite/sysroot lnk content a
   local L=$CH$s/usr/lib/swift_static/linux
   cp "$here/glibc_compat.c" "$CH/tmp/glibc_compat.c"
-  in_chroot clang --target=aarch64-unknown-linux-gnu --sysroot="$s" \
+  # shellcheck disable=SC2086
+  in_chroot clang --target=aarch64-unknown-linux-gnu --sysroot="$s" ${SHIM_CFLAGS:-} \
     -O2 -fPIC -Wall -c /tmp/glibc_compat.c -o "/tmp/glibc_compat-$suite.o"
   # A fresh file, not an overwrite: never write through a hard link into another bundle.
   rm -f "$L/libglibccompat.a"
@@ -348,7 +351,7 @@ fi
 # setup gains it without re-fetching or rebuilding sid and bookworm. The sysroot comes from bullseye's arm64 .debs
 # (glibc 2.31, gcc 10's libstdc++/libgcc) exactly like bookworm's; the Swift resources are hard links to the sid
 # bundle's (the sdks stage clears this stamp when it replaces them); the shim covers what sid's static runtime
-# takes from glibc 2.32-2.38.
+# takes from glibc 2.32-2.38 and gcc 11-13's libstdc++, and brings the floor from 2.29 down to 2.27.
 if ! done_already bullseye; then
   begin bullseye
   fetch_suite bullseye
@@ -356,7 +359,10 @@ if ! done_already bullseye; then
   log "bullseye sysroot: $(du -sh "$CH$SDKS/aarch64-bullseye.artifactbundle/aarch64-bullseye/sysroot" | cut -f1)"
   swift_resources "$CH$SDKS/aarch64-sid.artifactbundle/aarch64-sid/sysroot/usr/lib" bullseye
   bundle_json bullseye
-  install_shim bullseye -lglibccompat
+  # With the 2.27 part: exp/exp2/log/log2/pow bound to their GLIBC_2.17 versions, posix_spawn_file_actions_addchdir_np
+  # looked up at run time (see glibc_compat.c), through --wrap, so the binary needs glibc 2.27 rather than 2.29.
+  wraps=(); for f in exp exp2 log log2 pow posix_spawn_file_actions_addchdir_np; do wraps+=("-Xlinker --wrap=$f"); done
+  SHIM_CFLAGS=-DGLIBC_COMPAT_FLOOR_227 install_shim bullseye -lglibccompat "${wraps[@]}"
   finish bullseye
 fi
 
