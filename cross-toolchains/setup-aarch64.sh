@@ -3,15 +3,17 @@
 #   - host: qemu-user-static + binfmt (qemu-aarch64 enabled), qemu-user (dynamic qemu-aarch64 with -plugin),
 #     debootstrap, binutils-aarch64-linux-gnu, dataset-fashion-mnist;
 #   - $XC_DIR/sid-amd64: a Debian sid amd64 chroot with swiftlang 6.2.3 (the cross compiler);
-#   - two Swift SDK artifact bundles in $XC_DIR/sid-amd64/opt/xc-sdks, assembled from Debian arm64 .debs:
+#   - three Swift SDK artifact bundles in $XC_DIR/sid-amd64/opt/xc-sdks, assembled from Debian arm64 .debs:
 #       aarch64-sid       sid sysroot (glibc 2.4x), dynamic Swift runtime: builds and runs the tests under qemu;
-#       aarch64-bookworm  bookworm sysroot (glibc 2.36) + glibc compat shim: the deployable
-#                         --static-swift-stdlib binary.
+#       aarch64-bullseye  bullseye sysroot (glibc 2.31, gcc 10) + compat shim: the deployable --static-swift-stdlib
+#                         binary (needs glibc 2.27; stage "bullseye");
+#       aarch64-bookworm  bookworm sysroot (glibc 2.36) + compat shim: the previous deployable binary (glibc 2.35).
 # Debian packages only. Idempotent: every finished stage writes $XC_DIR/stamps/<stage>; a re-run skips it.
 # Root is required (debootstrap, chroot, bind mounts, binfmt_misc).
 #
 # Environment: XC_DIR (default /var/cache/resnet-edge-xc), MIRROR (default http://deb.debian.org/debian),
-#   EXTRA_ARM64_PKGS (more arm64 packages for both sysroots), FORCE_STAGES ("sysroots sdks" redoes those stages).
+#   EXTRA_ARM64_PKGS (more arm64 packages for every sysroot), FORCE_STAGES ("sysroots sdks" redoes those stages;
+#   stages are host debootstrap chroot-swift arm64-debs sysroots sdks bullseye).
 # -E: the ERR trap below also reports a failure inside a function.
 set -Eeuo pipefail
 
