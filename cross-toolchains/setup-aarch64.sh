@@ -3,16 +3,19 @@
 #   - host: qemu-user-static + binfmt (qemu-aarch64 enabled), qemu-user (dynamic qemu-aarch64 with -plugin),
 #     debootstrap, binutils-aarch64-linux-gnu, dataset-fashion-mnist;
 #   - $XC_DIR/sid-amd64: a Debian sid amd64 chroot with swiftlang 6.2.3 (the cross compiler);
-#   - two Swift SDK artifact bundles in $XC_DIR/sid-amd64/opt/xc-sdks, assembled from Debian arm64 .debs:
+#   - three Swift SDK artifact bundles in $XC_DIR/sid-amd64/opt/xc-sdks, assembled from Debian arm64 .debs:
 #       aarch64-sid       sid sysroot (glibc 2.4x), dynamic Swift runtime: builds and runs the tests under qemu;
-#       aarch64-bookworm  bookworm sysroot (glibc 2.36) + glibc compat shim: the deployable
-#                         --static-swift-stdlib binary.
+#       aarch64-bullseye  bullseye sysroot (glibc 2.31, gcc 10) + compat shim: the deployable --static-swift-stdlib
+#                         binary (needs glibc 2.27; stage "bullseye");
+#       aarch64-bookworm  bookworm sysroot (glibc 2.36) + compat shim: the previous deployable binary (glibc 2.35).
 # Debian packages only. Idempotent: every finished stage writes $XC_DIR/stamps/<stage>; a re-run skips it.
 # Root is required (debootstrap, chroot, bind mounts, binfmt_misc).
 #
 # Environment: XC_DIR (default /var/cache/resnet-edge-xc), MIRROR (default http://deb.debian.org/debian),
-#   EXTRA_ARM64_PKGS (more arm64 packages for both sysroots), FORCE_STAGES ("sysroots sdks" redoes those stages).
-set -euo pipefail
+#   EXTRA_ARM64_PKGS (more arm64 packages for every sysroot), FORCE_STAGES ("sysroots sdks" redoes those stages;
+#   stages are host debootstrap chroot-swift arm64-debs sysroots sdks bullseye).
+# -E: the ERR trap below also reports a failure inside a function.
+set -Eeuo pipefail
 
 XC_DIR=${XC_DIR:-/var/cache/resnet-edge-xc}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
@@ -145,24 +148,25 @@ download() {    # download SUITE LISTFILE -> .debs into $WORK/debs/SUITE
   local opts; mapfile -t opts < <(apt_opts "$1")
   in_chroot sh -c 'cd "$1" && shift && xargs apt-get download -qq "$@"' sh "$WORK/debs/$1" "${opts[@]}" < "$2"
 }
+fetch_suite() {  # fetch_suite SUITE: the suite's arm64 index, its sysroot closure list and .debs in $WORK/debs/SUITE
+  local suite=$1 d=$CH$WORK/apt/$1 gccmajor
+  rm -rf "$CH$WORK/debs/$suite"
+  mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$CH$WORK/debs/$suite"
+  : > "$d/status"
+  echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $suite main" > "$d/sources.list"
+  apt_arm64 "$suite" apt-get update -qq
+  gccmajor=$(apt_arm64 "$suite" apt-cache depends gcc | sed -n 's/^ *Depends: gcc-\([0-9]*\)$/\1/p' | head -1)
+  [ -n "$gccmajor" ] || { echo "setup-aarch64: cannot read gcc's major version for $suite" >&2; exit 1; }
+  # shellcheck disable=SC2086
+  # (OpenBLAS: only the pthread variant; the openmp/serial alternatives come in only through "a | b | c".)
+  closure "$suite" $ARM64_DEV_PKGS "libgcc-$gccmajor-dev" "libstdc++-$gccmajor-dev" \
+    | grep -v -E '^libopenblas.*-(openmp|serial)' > "$CH$WORK/debs/$suite.list"
+  log "$suite: $(wc -l < "$CH$WORK/debs/$suite.list") arm64 packages for the sysroot (gcc $gccmajor)"
+  download "$suite" "$CH$WORK/debs/$suite.list"
+}
 if ! done_already arm64-debs; then
   begin arm64-debs
-  for suite in sid bookworm; do
-    d=$CH$WORK/apt/$suite
-    rm -rf "$CH$WORK/debs/$suite"
-    mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$CH$WORK/debs/$suite"
-    : > "$d/status"
-    echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $suite main" > "$d/sources.list"
-    apt_arm64 $suite apt-get update -qq
-    gccmajor=$(apt_arm64 $suite apt-cache depends gcc | sed -n 's/^ *Depends: gcc-\([0-9]*\)$/\1/p' | head -1)
-    [ -n "$gccmajor" ] || { echo "setup-aarch64: cannot read gcc's major version for $suite" >&2; exit 1; }
-    # shellcheck disable=SC2086
-    # (OpenBLAS: only the pthread variant; the openmp/serial alternatives come in only through "a | b | c".)
-    closure $suite $ARM64_DEV_PKGS "libgcc-$gccmajor-dev" "libstdc++-$gccmajor-dev" \
-      | grep -v -E '^libopenblas.*-(openmp|serial)' > "$CH$WORK/debs/$suite.list"
-    log "$suite: $(wc -l < "$CH$WORK/debs/$suite.list") arm64 packages for the sysroot (gcc $gccmajor)"
-    download $suite "$CH$WORK/debs/$suite.list"
-  done
+  for suite in sid bookworm; do fetch_suite $suite; done
   # The aarch64 Swift runtime and modules (only their files are used, not their dependencies).
   printf 'swiftlang\nlibswiftlang\n' > "$CH$WORK/debs/swift.list"
   rm -rf "$CH$WORK/debs/swift"; mkdir -p "$CH$WORK/debs/swift"
@@ -243,6 +247,76 @@ if ! done_already sysroots; then
 fi
 
 # ---------------------------------------------------------------------------------------------------
+# Bundle helpers, shared by the sdks and bullseye stages.
+bundle_json() {    # bundle_json SUITE: info.json, swift-sdk.json (schema 4.0) and toolset.json of aarch64-SUITE
+  local B=$CH$SDKS/aarch64-$1.artifactbundle
+  cat > "$B/info.json" <<EOF
+{
+  "schemaVersion": "1.0",
+  "artifacts": {
+    "aarch64-$1": {
+      "type": "swiftSDK",
+      "version": "6.2.3",
+      "variants": [
+        { "path": "aarch64-$1", "supportedTriples": ["x86_64-unknown-linux-gnu", "x86_64-pc-linux-gnu"] }
+      ]
+    }
+  }
+}
+EOF
+  cat > "$B/aarch64-$1/swift-sdk.json" <<EOF
+{
+  "schemaVersion": "4.0",
+  "targetTriples": {
+    "aarch64-unknown-linux-gnu": {
+      "sdkRootPath": "sysroot",
+      "swiftResourcesPath": "sysroot/usr/lib/swift",
+      "swiftStaticResourcesPath": "sysroot/usr/lib/swift_static",
+      "toolsetPaths": ["toolset.json"]
+    }
+  }
+}
+EOF
+  cat > "$B/aarch64-$1/toolset.json" <<EOF
+{
+  "schemaVersion": "1.0",
+  "swiftCompiler": { "extraCLIOptions": ["-use-ld=lld"] }
+}
+EOF
+}
+swift_resources() {  # swift_resources FROM SUITE: hard-links FROM/{swift,swift_static,clang} into the suite's usr/lib
+  local R=$1 S=$CH$SDKS/aarch64-$2.artifactbundle/aarch64-$2/sysroot
+  rm -rf "$S/usr/lib/swift" "$S/usr/lib/swift_static" "$S/usr/lib/clang"
+  cp -al "$R/swift" "$S/usr/lib/swift"
+  cp -al "$R/swift_static" "$S/usr/lib/swift_static"
+  # lib/swift/clang -> ../clang/<ver> in the package; keep whatever relative link it has.
+  if [ -d "$R/clang" ]; then cp -al "$R/clang" "$S/usr/lib/clang"; fi
+}
+# install_shim SUITE LINK-ARGS...: compiles glibc_compat.c against the suite's sysroot into
+# swift_static/linux/libglibccompat.a and appends LINK-ARGS (e.g. -lglibccompat), one line each, to
+# static-stdlib-args.lnk and static-executable-args.lnk. The shim source picks what the suite lacks from the
+# sysroot's __GLIBC_MINOR__; SHIM_CFLAGS adds defines for the optional parts.
+install_shim() {
+  local suite=$1; shift
+  local s=$SDKS/aarch64-$suite.artifactbundle/aarch64-$suite/sysroot lnk content a
+  local L=$CH$s/usr/lib/swift_static/linux
+  cp "$here/glibc_compat.c" "$CH/tmp/glibc_compat.c"
+  # shellcheck disable=SC2086
+  in_chroot clang --target=aarch64-unknown-linux-gnu --sysroot="$s" ${SHIM_CFLAGS:-} \
+    -O2 -fPIC -Wall -c /tmp/glibc_compat.c -o "/tmp/glibc_compat-$suite.o"
+  # A fresh file, not an overwrite: never write through a hard link into another bundle.
+  rm -f "$L/libglibccompat.a"
+  in_chroot llvm-ar rcs "$s/usr/lib/swift_static/linux/libglibccompat.a" "/tmp/glibc_compat-$suite.o"
+  for lnk in "$L/static-stdlib-args.lnk" "$L/static-executable-args.lnk"; do
+    [ -e "$lnk" ] || continue
+    # Replace (not edit in place): the file is hard-linked with the sid bundle's copy. Re-runs do not duplicate.
+    content=$(cat "$lnk"); rm -f "$lnk"
+    for a in "$@"; do content=$(printf '%s' "$content" | grep -vx -- "$a" || true); done
+    printf '%s\n' "$content" "$@" > "$lnk"
+  done
+}
+
+# ---------------------------------------------------------------------------------------------------
 # Stage sdks: the aarch64 Swift resources (from sid's swiftlang:arm64 + libswiftlang:arm64) go into both
 # sysroots at usr/lib/swift{,_static} (hard links: the bundles share one copy on disk), then the bundle metadata,
 # the Testing cross-import removal, and the glibc compat shim for the bookworm bundle.
@@ -260,66 +334,38 @@ if ! done_already sdks; then
   # importing Testing with Foundation in its graph would fail to link (-l_Testing_Foundation).
   rm -rf "$R/swift/linux/Testing.swiftcrossimport" "$R/swift_static/linux/Testing.swiftcrossimport"
   for suite in sid bookworm; do
-    B=$CH$SDKS/aarch64-$suite.artifactbundle
-    S=$B/aarch64-$suite/sysroot
-    rm -rf "$S/usr/lib/swift" "$S/usr/lib/swift_static" "$S/usr/lib/clang"
-    cp -al "$R/swift" "$S/usr/lib/swift"
-    cp -al "$R/swift_static" "$S/usr/lib/swift_static"
-    [ -d "$R/clang" ] && cp -al "$R/clang" "$S/usr/lib/clang"
-    # lib/swift/clang -> ../clang/<ver> in the package; keep whatever relative link it has.
-    cat > "$B/info.json" <<EOF
-{
-  "schemaVersion": "1.0",
-  "artifacts": {
-    "aarch64-$suite": {
-      "type": "swiftSDK",
-      "version": "6.2.3",
-      "variants": [
-        { "path": "aarch64-$suite", "supportedTriples": ["x86_64-unknown-linux-gnu", "x86_64-pc-linux-gnu"] }
-      ]
-    }
-  }
-}
-EOF
-    cat > "$B/aarch64-$suite/swift-sdk.json" <<EOF
-{
-  "schemaVersion": "4.0",
-  "targetTriples": {
-    "aarch64-unknown-linux-gnu": {
-      "sdkRootPath": "sysroot",
-      "swiftResourcesPath": "sysroot/usr/lib/swift",
-      "swiftStaticResourcesPath": "sysroot/usr/lib/swift_static",
-      "toolsetPaths": ["toolset.json"]
-    }
-  }
-}
-EOF
-    cat > "$B/aarch64-$suite/toolset.json" <<EOF
-{
-  "schemaVersion": "1.0",
-  "swiftCompiler": { "extraCLIOptions": ["-use-ld=lld"] }
-}
-EOF
+    swift_resources "$R" $suite
+    bundle_json $suite
   done
   rm -rf "$X"
-
   # glibc compat shim (bookworm bundle only). sid's static Swift runtime was compiled against glibc 2.4x headers
   # and references C23 entry points (glibc 2.38) and strlcpy/strlcat (2.38) that bookworm's glibc 2.36 lacks.
-  B=$CH$SDKS/aarch64-bookworm.artifactbundle/aarch64-bookworm
-  cp "$here/glibc_compat.c" "$CH/tmp/glibc_compat.c"
-  in_chroot clang --target=aarch64-unknown-linux-gnu --sysroot="$SDKS/aarch64-bookworm.artifactbundle/aarch64-bookworm/sysroot" \
-    -O2 -fPIC -Wall -c /tmp/glibc_compat.c -o /tmp/glibc_compat.o
-  L=$B/sysroot/usr/lib/swift_static/linux
-  rm -f "$L/libglibccompat.a"
-  in_chroot llvm-ar rcs "$SDKS/aarch64-bookworm.artifactbundle/aarch64-bookworm/sysroot/usr/lib/swift_static/linux/libglibccompat.a" /tmp/glibc_compat.o
-  for lnk in "$L/static-stdlib-args.lnk" "$L/static-executable-args.lnk"; do
-    [ -e "$lnk" ] || continue
-    # Replace (not edit in place): the file is hard-linked with the sid bundle's copy.
-    content=$(cat "$lnk"); rm -f "$lnk"
-    printf '%s\n-lglibccompat\n' "$(printf '%s' "$content" | grep -vx -- '-lglibccompat')" > "$lnk"
-  done
+  install_shim bookworm -lglibccompat
+  # The bullseye bundle takes its Swift resources from the sid bundle: new resources, new bullseye bundle.
+  rm -f "$STAMPS/bullseye"
   du -sh --apparent-size "$CH$SDKS"/*.artifactbundle | sed 's/^/  /'
   finish sdks
+fi
+
+# ---------------------------------------------------------------------------------------------------
+# Stage bullseye: a third bundle, aarch64-bullseye, for the deployable binary on glibc 2.31 (Raspberry Pi OS
+# bullseye, Ubuntu 20.04 / JetPack 5). Its own stage (not a third suite in the stages above), so an existing
+# setup gains it without re-fetching or rebuilding sid and bookworm. The sysroot comes from bullseye's arm64 .debs
+# (glibc 2.31, gcc 10's libstdc++/libgcc) exactly like bookworm's; the Swift resources are hard links to the sid
+# bundle's (the sdks stage clears this stamp when it replaces them); the shim covers what sid's static runtime
+# takes from glibc 2.32-2.38 and gcc 11-13's libstdc++, and brings the floor from 2.29 down to 2.27.
+if ! done_already bullseye; then
+  begin bullseye
+  fetch_suite bullseye
+  make_sysroot bullseye "$CH$SDKS/aarch64-bullseye.artifactbundle/aarch64-bullseye/sysroot"
+  log "bullseye sysroot: $(du -sh "$CH$SDKS/aarch64-bullseye.artifactbundle/aarch64-bullseye/sysroot" | cut -f1)"
+  swift_resources "$CH$SDKS/aarch64-sid.artifactbundle/aarch64-sid/sysroot/usr/lib" bullseye
+  bundle_json bullseye
+  # With the 2.27 part: exp/exp2/log/log2/pow bound to their GLIBC_2.17 versions, posix_spawn_file_actions_addchdir_np
+  # looked up at run time (see glibc_compat.c), through --wrap, so the binary needs glibc 2.27 rather than 2.29.
+  wraps=(); for f in exp exp2 log log2 pow posix_spawn_file_actions_addchdir_np; do wraps+=("-Xlinker --wrap=$f"); done
+  SHIM_CFLAGS=-DGLIBC_COMPAT_FLOOR_227 install_shim bullseye -lglibccompat "${wraps[@]}"
+  finish bullseye
 fi
 
 log "chroot $CH: $(in_chroot swift --version 2>/dev/null | head -1)"
