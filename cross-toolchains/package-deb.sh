@@ -145,8 +145,10 @@ fi
 POSTRM
 chmod 0755 "$pkg/DEBIAN/postinst" "$pkg/DEBIAN/prerm" "$pkg/DEBIAN/postrm"
 size_kib=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
-# The binary's NEEDED libraries by their Debian package names; the libc floor is what build-release.sh checks.
-glibc_floor=${GLIBC_FLOOR:-2.31}
+# The binary's NEEDED libraries by their Debian package names, with the versions dpkg-shlibdeps derives from
+# bullseye's symbols files for what build-release.sh's binary uses (glibc floor 2.27: Raspberry Pi OS bullseye, Ubuntu
+# 20.04 / JetPack 5 and newer install it; Ubuntu 18.04 is refused, see cross-toolchains/README.md).
+depends="libc6 (>= 2.27), libstdc++6 (>= 7), libgcc-s1, libopenblas0-pthread | libopenblas0, libturbojpeg0 (>= 1:2.0.2), libpng16-16 (>= 1.6.2-1), zlib1g (>= 1:1.1.4), libv4l-0"
 runs="$precision${kernels:+ on $kernels kernels}"
 [ "$kernels" != fp32 ] || runs="FP32 on OpenBLAS"
 cat > "$pkg/DEBIAN/control" <<CONTROL
@@ -155,7 +157,7 @@ Version: $version
 Architecture: $arch
 Maintainer: resnet-edge developers <dev@resnet-edge.invalid>
 Installed-Size: $size_kib
-Depends: libc6 (>= $glibc_floor), libstdc++6, libgcc-s1, libopenblas0-pthread | libopenblas0, libturbojpeg0, libpng16-16, zlib1g, libv4l-0
+Depends: $depends
 Section: science
 Priority: optional
 Homepage: https://github.com/resnet-edge/resnet-edge
