@@ -1,5 +1,10 @@
 import CKernels
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +27,7 @@ public enum BoardDetector {
     public static func detect(catalog: BoardCatalog, environment: [String: String] = ProcessInfo.processInfo.environment) -> BoardDetection {
         detect(catalog: catalog,
                deviceTreeModel: (try? String(contentsOfFile: "/proc/device-tree/model", encoding: .utf8))?
-                   .trimmingCharacters(in: CharacterSet(charactersIn: "\0").union(.whitespacesAndNewlines)),
+                   .trimmed(.whitespacesNewlinesAndNUL),
                cpuinfo: (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "",
                hwcap: hwcap(), environment: environment)
     }
@@ -32,7 +37,7 @@ public enum BoardDetector {
     public static func detect(catalog: BoardCatalog, deviceTreeModel: String?, cpuinfo: String, hwcap: UInt64?,
                               environment: [String: String]) -> BoardDetection {
         let parts = cpuinfo.split(separator: "\n").compactMap { line -> String? in
-            let kv = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let kv = line.split(separator: ":", maxSplits: 1).map { $0.trimmed(.whitespaces) }
             return kv.count == 2 && kv[0] == "CPU part" ? kv[1].lowercased() : nil
         }
         var features: [String] = []

@@ -1,6 +1,12 @@
 import EdgeCapture
 import EdgeProbe
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
+import Dispatch
 import NIOCore
 import NIOPosix
 
@@ -52,15 +58,15 @@ public final class Daemon: @unchecked Sendable {
     private var http: HTTPServer?
     private var socket: UnixSocketServer?
     private var sensors = SystemSensors.discover(profile: nil)
-    private let lock = NSLock()
-    private let reloadLock = NSLock()
+    private let lock = Lock()
+    private let reloadLock = Lock()
     private var stopping = false
     private var stopped = false
     private let firstResult = DispatchSemaphore(value: 0)
     private let frameLimitReached = DispatchSemaphore(value: 0)
     private var lastSummary = monotonicSeconds()
     private var lastSummaryClassified: UInt64 = 0
-    private let stdoutLock = NSLock()
+    private let stdoutLock = Lock()
 
     public init(configuration: DaemonConfiguration, options: Options = Options(), log: DaemonLog? = nil) {
         _configuration = configuration
@@ -84,7 +90,7 @@ public final class Daemon: @unchecked Sendable {
         let c = configuration
         log.info("resnet-edge serve: configuration \(c.file ?? "built in")")
         if let socketPath = notifier.socketPath {
-            log.info("systemd: notify socket \(socketPath)" + (notifier.watchdogInterval.map { String(format: ", watchdog ping every %.2f s", $0) } ?? ", no watchdog"))
+            log.info("systemd: notify socket \(socketPath)" + (notifier.watchdogInterval.map { String(printf: ", watchdog ping every %.2f s", $0) } ?? ", no watchdog"))
         }
         let board = try BoardChoice.resolve(c.model.board)
         log.info("board: \(board.name) (\(board.reason))")
@@ -99,7 +105,7 @@ public final class Daemon: @unchecked Sendable {
         } catch {
             throw DaemonError("model \(c.model.path): \(error)")
         }
-        log.info(String(format: "model: %@ (loaded in %.2f s)", engine.summary, monotonicSeconds() - started))
+        log.info(String(printf: "model: %@ (loaded in %.2f s)", engine.summary, monotonicSeconds() - started))
 
         let source = try options.makeSource(c.source)
         let capture = LatestFrameCapture(source: source, reopenBackoff: SourceFactory.backoff(c.source.reopenBackoff))
@@ -184,7 +190,7 @@ public final class Daemon: @unchecked Sendable {
     }
 
     func printLine(_ line: String) {
-        stdoutLock.locked { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        stdoutLock.locked { writeStandardOutput(line + "\n") }
     }
 
     // MARK: - Health and metrics
@@ -234,7 +240,7 @@ public final class Daemon: @unchecked Sendable {
         lastSummary = now
         lastSummaryClassified = s.classified
         let h = health()
-        log.info(String(format: "summary: %.1f fps over %.0f s, %llu classified, source %@ captured %llu dropped %llu reopens %llu, %d clients, %@",
+        log.info(String(printf: "summary: %.1f fps over %.0f s, %llu classified, source %@ captured %llu dropped %llu reopens %llu, %d clients, %@",
                         rate, elapsed, s.classified, s.sourceName, s.capture.captured, s.capture.dropped, s.capture.reopens,
                         broadcaster.snapshot.clients, h.healthy ? "healthy" : "UNHEALTHY: \(h.reason)"))
     }
@@ -301,7 +307,7 @@ public final class Daemon: @unchecked Sendable {
             let board = try BoardChoice.resolve(new.model.board)
             let started = monotonicSeconds()
             engine = try ModelEngine(new.model, board: board)
-            log.info(String(format: "reload: model %@ (loaded in %.2f s)", engine.summary, monotonicSeconds() - started))
+            log.info(String(printf: "reload: model %@ (loaded in %.2f s)", engine.summary, monotonicSeconds() - started))
             changes.append("model \(engine.name) (\(engine.precision))")
         } catch {
             return ReloadOutcome(succeeded: false, message: "model \(new.model.path): \(error); still serving \(pipeline.currentEngine.name)")
@@ -320,7 +326,7 @@ public final class Daemon: @unchecked Sendable {
                     capture.start()
                     let deadline = monotonicSeconds() + new.health.reloadTimeout
                     while capture.stats.captured == 0 && monotonicSeconds() < deadline && !lock.locked({ stopping }) {
-                        Thread.sleep(forTimeInterval: 0.02)
+                        sleepThread(seconds: 0.02)
                     }
                     guard capture.stats.captured > 0 else {
                         let why = capture.stats.lastError ?? "no frame within \(new.health.reloadTimeout) s"
@@ -384,20 +390,19 @@ public final class Daemon: @unchecked Sendable {
         if !ended { log.warning("the pipeline did not finish its frame within 0.8 s; exiting anyway") }
         let done = DispatchSemaphore(value: 0)
         let group = self.group
-        let thread = Thread {
+        startThread {
             try? group.syncShutdownGracefully()
             done.signal()
         }
-        thread.start()
         _ = done.wait(timeout: .now() + 0.5)
         lock.locked { stopped = true }
-        log.info(String(format: "stopped in %.0f ms (%llu frames classified)", (monotonicSeconds() - started) * 1000, pipeline?.snapshot.classified ?? 0))
+        log.info(String(printf: "stopped in %.0f ms (%llu frames classified)", (monotonicSeconds() - started) * 1000, pipeline?.snapshot.classified ?? 0))
     }
 }
 
 /// Results seen by `onResult` (called on the pipeline thread only; the lock is for the compiler's benefit).
 final class ResultCount: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var value = 0
     func increment() -> Int { lock.locked { value += 1; return value } }
 }
