@@ -21,9 +21,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
-        // SHA-256 of the source model and calibration set recorded in a model file's provenance.
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // No default traits: BinaryDelimitedStreams (on by default) imports full Foundation for its Input/OutputStream API,
+        // which would link Foundation's ICU data, libcurl and libxml2 into the deployable binary; we use neither it nor
+        // FieldMaskUtilities.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
         // The daemon's HTTP endpoints and Unix socket (NIOPosix, NIOHTTP1). Measured on the 2-core CI machine, a clean
         // debug build with swift-prometheus took 134 s; hummingbird 2.28.1 on top of the same took 313 s (836 build
         // steps against 372), twice per CI run (host and aarch64), for four fixed GET routes. See README "Packages".
@@ -56,46 +57,50 @@ let package = Package(
         .target(name: "ONNXProtobuf",
                 dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
 
+        // printf-style `String(printf:)` on vsnprintf: FoundationEssentials has no `String(format:)`, and the modules that
+        // format numbers for people and JSON consumers share no lower module (see Sources/EdgeFormatting/Printf.swift).
+        .target(name: "EdgeSupport", swiftSettings: swiftSettings),
+
         // The framework-independent graph IR: tensors, operators, shape inference, MAC counts.
         .target(name: "EdgeGraph", swiftSettings: swiftSettings),
         // ONNX -> EdgeGraph, with BatchNorm folding and activation fusion.
         .target(name: "EdgeONNX", dependencies: ["EdgeGraph", "ONNXProtobuf"], swiftSettings: swiftSettings),
         // Memory plan, arena, thread pool and the FP32 reference executor.
-        .target(name: "EdgeRuntime", dependencies: ["EdgeGraph", "COpenBLAS", "CKernels"], swiftSettings: swiftSettings),
+        .target(name: "EdgeRuntime", dependencies: ["EdgeGraph", "COpenBLAS", "CKernels", "EdgeSupport"], swiftSettings: swiftSettings),
         // JPEG/PNG decoding and torchvision-exact preprocessing into the model's input tensor.
-        .target(name: "EdgeImaging", dependencies: ["CJPEG", "CPNG"], swiftSettings: swiftSettings),
+        .target(name: "EdgeImaging", dependencies: ["CJPEG", "CPNG", "EdgeSupport"], swiftSettings: swiftSettings),
         // Labelled image sets (IDX, ImageFolder), label files and top-k evaluation.
-        .target(name: "EdgeDatasets", dependencies: ["EdgeImaging", "CZlib"], swiftSettings: swiftSettings),
+        .target(name: "EdgeDatasets", dependencies: ["EdgeImaging", "CZlib", "EdgeSupport"], swiftSettings: swiftSettings),
         // Board profiles (boards/*.json, embedded) and detection of the board we run on.
-        .target(name: "EdgeBoards", dependencies: ["CKernels"], swiftSettings: swiftSettings),
+        .target(name: "EdgeBoards", dependencies: ["CKernels", "EdgeSupport"], swiftSettings: swiftSettings),
         // Post-training quantization for a board: observers, weight quantization, bias correction, cross-layer
         // equalization, sensitivity analysis and the accuracy budget.
-        .target(name: "EdgeCalibration", dependencies: ["EdgeGraph", "EdgeRuntime", "EdgeBoards"], swiftSettings: swiftSettings),
+        .target(name: "EdgeCalibration", dependencies: ["EdgeGraph", "EdgeRuntime", "EdgeBoards", "EdgeSupport"], swiftSettings: swiftSettings),
         // A classifier as the tools and the daemon use it: model, preprocessing spec, labels, batched inference.
         .target(name: "EdgeModel", dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModelFile"],
                 swiftSettings: swiftSettings),
         // The deployable model file (.rem): graph, metadata and pre-packed INT8 weights in one mmap-able,
         // versioned, checksummed file; the reader validates everything before handing anything out.
         .target(name: "EdgeModelFile",
-                dependencies: ["EdgeGraph", "EdgeImaging", "CZlib", "CKernels", .product(name: "Crypto", package: "swift-crypto")],
+                dependencies: ["EdgeGraph", "EdgeImaging", "CZlib", "CKernels", "EdgeSupport"],
                 swiftSettings: swiftSettings),
         // Frame sources (V4L2 cameras, image files, raw video, a test pattern), latest-frame capture on its own thread,
         // and one-pass preprocessing from a camera frame straight into the model's input tensor.
-        .target(name: "EdgeCapture", dependencies: ["EdgeImaging", "CV4L2", "CJPEG"], swiftSettings: swiftSettings),
+        .target(name: "EdgeCapture", dependencies: ["EdgeImaging", "CV4L2", "CJPEG", "EdgeSupport"], swiftSettings: swiftSettings),
         // What the probe and the daemon's metrics share: CPU frequency / temperature / throttling sampling from the board
         // profile's sysfs paths, HDR latency histograms and their percentiles, peak memory and machine facts.
-        .target(name: "EdgeProbe", dependencies: ["EdgeBoards", .product(name: "Histogram", package: "hdrhistogram-swift")],
+        .target(name: "EdgeProbe", dependencies: ["EdgeBoards", "EdgeSupport", .product(name: "Histogram", package: "hdrhistogram-swift")],
                 swiftSettings: swiftSettings),
         // `resnet-edge probe`: the measuring run (per-layer steps, thread/batch sweeps, the capture pipeline stages), its
         // versioned JSON result, the self-contained HTML report and the comparison of two results.
         .target(name: "EdgeProbeTool",
-                dependencies: ["EdgeProbe", "EdgeGraph", "EdgeRuntime", "EdgeModel", "EdgeModelFile", "EdgeCapture", "EdgeBoards", "EdgeImaging"],
+                dependencies: ["EdgeProbe", "EdgeGraph", "EdgeRuntime", "EdgeModel", "EdgeModelFile", "EdgeCapture", "EdgeBoards", "EdgeImaging", "EdgeSupport"],
                 swiftSettings: swiftSettings),
         // The camera-to-decision daemon (`resnet-edge serve`): TOML configuration, the frame pipeline, results over a
         // Unix socket and HTTP (latest, Server-Sent Events, Prometheus metrics, health), systemd notify/watchdog/reload.
         .target(name: "EdgeDaemon",
                 dependencies: ["EdgeCapture", "EdgeModel", "EdgeModelFile", "EdgeGraph", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeBoards",
-                               "EdgeProbe",
+                               "EdgeProbe", "EdgeSupport",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -103,15 +108,15 @@ let package = Package(
                                .product(name: "Prometheus", package: "swift-prometheus")],
                 swiftSettings: swiftSettings),
         // `capture-bench`: EdgeCapture's preprocessing benchmark and a camera check (probe, capture N frames) for the VM tests.
-        .executableTarget(name: "CaptureBench", dependencies: ["EdgeCapture", "EdgeImaging"], swiftSettings: swiftSettings),
+        .executableTarget(name: "CaptureBench", dependencies: ["EdgeCapture", "EdgeImaging", "EdgeSupport"], swiftSettings: swiftSettings),
         // The `resnet-edge` command.
         .executableTarget(name: "ResNetEdgeCLI",
                           dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel", "EdgeBoards",
-                                         "EdgeCalibration", "EdgeModelFile", "EdgeDaemon", "EdgeCapture", "EdgeProbe", "EdgeProbeTool",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                                         .product(name: "Crypto", package: "swift-crypto")],
+                                         "EdgeCalibration", "EdgeModelFile", "EdgeDaemon", "EdgeCapture", "EdgeProbe", "EdgeProbeTool", "EdgeSupport",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: swiftSettings),
 
+        .testTarget(name: "EdgeSupportTests", dependencies: ["EdgeSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EdgeImagingTests", dependencies: ["EdgeImaging", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EdgeRuntimeTests",
                     dependencies: ["EdgeGraph", "EdgeONNX", "EdgeRuntime", "EdgeImaging", "EdgeDatasets", "EdgeModel", "TestSupport"],

@@ -9,10 +9,13 @@
 #     gcc 10, up to GLIBCXX_3.4.28 / CXXABI_1.3.12), or a NEEDED library the sysroot does not have; prints which
 #     of the suite's packages provides each NEEDED library (what the .deb's Depends must name);
 #   - prints the size; writes a stripped copy for packaging (.build-aarch64-release/resnet-edge-aarch64);
+#   - fails if that stripped copy is over $MAX_BINARY_MIB MiB (default 24), or if NEEDED names libcurl, libxml2 or ICU
+#     (full Foundation linked back in: the deployable modules use FoundationEssentials only, see
+#     Sources/EdgeSupport/Printf.swift);
 #   - runs `resnet-edge --version` and a real classification under qemu-aarch64 -cpu cortex-a72 against the same
 #     sysroot (the board's libraries: libopenblas0-pthread, libturbojpeg0, libpng16-16, zlib1g, libv4l-0).
 # Environment: XC_DIR (default /var/cache/resnet-edge-xc), XC_SDK (default aarch64-bullseye; aarch64-bookworm
-#   builds into .build-aarch64-release-bookworm with MAX_GLIBC 2.35), MAX_GLIBC, QEMU_CPU (default cortex-a72),
+#   builds into .build-aarch64-release-bookworm with MAX_GLIBC 2.35), MAX_GLIBC, MAX_BINARY_MIB, QEMU_CPU (default cortex-a72),
 #   XC_SKIP_SETUP=1, PHOTO (default ../shared/testdata/images/darknet_dog.jpg).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +31,7 @@ case $sdk in
   *) echo "build-release: XC_SDK must be aarch64-bullseye or aarch64-bookworm (aarch64-sid's runtime needs glibc 2.4x)" >&2; exit 2 ;;
 esac
 cpu=${QEMU_CPU:-cortex-a72}
+MAX_BINARY_MIB=${MAX_BINARY_MIB:-24}
 suite=${sdk#aarch64-}
 sysroot=$XC_DIR/sid-amd64/opt/xc-sdks/$sdk.artifactbundle/$sdk/sysroot
 debs=$XC_DIR/sid-amd64/opt/xc-work/debs/$suite
@@ -114,6 +118,24 @@ if [ -n "$strip" ]; then
   echo "build-release: $bin: $((size / 1048576)) MiB ($size bytes); stripped copy $out: $(( $(stat -c %s "$out") / 1048576 )) MiB ($(stat -c %s "$out") bytes)"
 else
   echo "build-release: $bin: $((size / 1048576)) MiB ($size bytes); no strip tool, no stripped copy"
+fi
+
+# The deployable binary's budget: checked on what gets packaged (the stripped copy; without a strip tool the
+# unstripped binary, which is larger, so the check only gets stricter).
+checked=$bin
+[ -f "$out" ] && checked=$out
+checked_bytes=$(stat -c %s "$checked")
+checked_mib=$(awk -v b="$checked_bytes" 'BEGIN { printf "%.2f", b / 1048576 }')
+echo "build-release: deployable $checked: $checked_mib MiB (limit $MAX_BINARY_MIB MiB)"
+if awk -v b="$checked_bytes" -v m="$MAX_BINARY_MIB" 'BEGIN { exit !(b > m * 1048576) }'; then
+  echo "build-release: FAIL: $checked is $checked_mib MiB, over MAX_BINARY_MIB=$MAX_BINARY_MIB" >&2
+  exit 1
+fi
+# Full Foundation (FoundationNetworking, FoundationXML, ICU) must not come back through a dependency.
+foundation_libs=$("$objdump" -p "$bin" | awk '/NEEDED/ {print $2}' | grep -E '^lib(curl|xml2|icu)' || true)
+if [ -n "$foundation_libs" ]; then
+  echo "build-release: FAIL: $bin needs $(echo $foundation_libs): full Foundation is linked (use FoundationEssentials)" >&2
+  exit 1
 fi
 
 # The board's view: only the SDK's sysroot (its glibc and the packages' libraries), no Swift runtime.

@@ -7,12 +7,20 @@
 //   capture-bench watch DEVICE [SECONDS] [WIDTHxHEIGHT]
 //                                 runs LatestFrameCapture on the camera (reopening it after faults) and prints its stats
 //                                 every 0.5 s (a consumer taking frames every 50 ms); exit 1 if no frame ever came
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgeSupport
 import EdgeCapture
 import EdgeImaging
 
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("capture-bench: \(message)\n".utf8))
+    writeStandardError("capture-bench: \(message)\n")
     exit(1)
 }
 
@@ -73,7 +81,7 @@ case "preprocess":
                 try! spec.preprocess(image, into: o.baseAddress!, layout: .nhwc)
             }
         }
-        print(String(format: "%@ %dx%d -> %@: one-pass float %.3f ms, int8 %.3f ms; reference (convert + EdgeImaging) %.3f ms",
+        print(String(printf: "%@ %dx%d -> %@: one-pass float %.3f ms, int8 %.3f ms; reference (convert + EdgeImaging) %.3f ms",
                      f.rawValue, w, h, name, onePass, int8, reference))
     }
 case "probe":
@@ -120,10 +128,10 @@ case "capture":
             exact = reference == tensor
         }
         got += 1
-        print("frame \(frame.sequence) \(frame.format.rawValue) \(frame.width)x\(frame.height) bpl \(frame.bytesPerLine) bytes \(frame.bytes.count) t \(String(format: "%.6f", frame.timestamp))")
+        print("frame \(frame.sequence) \(frame.format.rawValue) \(frame.width)x\(frame.height) bpl \(frame.bytesPerLine) bytes \(frame.bytes.count) t \(String(printf: "%.6f", frame.timestamp))")
     }
     let rate = got > 1 && last > first ? Double(got - 1) / (last - first) : 0
-    print(String(format: "CAPTURE ok format=%@ size=%dx%d frames=%d distinct=%d fps=%.1f driverDropped=%llu corrupt=%llu preprocess=%.2fms exact=%@",
+    print(String(printf: "CAPTURE ok format=%@ size=%dx%d frames=%d distinct=%d fps=%.1f driverDropped=%llu corrupt=%llu preprocess=%.2fms exact=%@",
                  n.format.rawValue, n.width, n.height, got, distinct.count, rate, camera.driverDropped, camera.corruptFrames,
                  preprocessMs / Double(max(got, 1)), exact ? "yes" : "no"))
 case "watch":
@@ -141,7 +149,7 @@ case "watch":
         if monotonicSeconds() - start >= nextReport {
             nextReport += 0.5
             let s = capture.stats
-            print(String(format: "WATCH t=%.1f seq=%llu taken=%d captured=%llu dropped=%llu reopens=%llu healthy=%@ since=%.2f error=%@",
+            print(String(printf: "WATCH t=%.1f seq=%llu taken=%d captured=%llu dropped=%llu reopens=%llu healthy=%@ since=%.2f error=%@",
                          monotonicSeconds() - start, last, taken, s.captured, s.dropped, s.reopens, s.healthy ? "yes" : "no",
                          s.sinceLastFrame, s.lastError ?? "-"))
         }

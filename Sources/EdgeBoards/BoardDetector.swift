@@ -1,5 +1,10 @@
 import CKernels
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -156,7 +161,7 @@ public enum BoardDetector {
         init(_ text: String) {
             var parts = Set<String>()
             for line in text.split(separator: "\n") {
-                let kv = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                let kv = line.split(separator: ":", maxSplits: 1).map { $0.trimmed(.whitespaces) }
                 guard kv.count == 2 else { continue }
                 switch kv[0] {
                 case "CPU part": parts.insert(kv[1].lowercased())
@@ -171,7 +176,7 @@ public enum BoardDetector {
 
     /// Device-tree strings end in NUL.
     static func trimmedDeviceTreeString(_ s: String) -> String {
-        String(s.unicodeScalars.filter { $0 != "\0" }).trimmingCharacters(in: .whitespacesAndNewlines)
+        s.trimmed(.whitespacesNewlinesAndNUL)
     }
 
     static func machineArchitecture() -> String {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What resnet-edge knows about one board: its CPU, caches, where its clocks and temperatures are
 /// read, its usual camera, and which kernel variants run fastest on it. One JSON file per board in boards/.

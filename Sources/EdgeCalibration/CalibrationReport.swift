@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// One row of the calibration report: a layer's output quantization and how much the quantized model loses there.
 public struct LayerReport: Codable, Sendable {
@@ -121,18 +126,18 @@ public struct CalibrationReport: Codable, Sendable {
         lines.append(pad("layer", nameWidth) + " " + pad("op", 17) + lpad("scale", 11) + lpad("zp", 5) + lpad("clipped", 9)
                      + lpad("SQNR dB", 9) + lpad("alone top1", 11) + lpad("alone cos", 10) + "  precision")
         for l in layers {
-            let alone = l.aloneTop1.map { String(format: "%.2f %%", 100 * $0) } ?? "-"
-            let cosine = l.aloneCosine.map { String(format: "%.5f", $0) } ?? "-"
+            let alone = l.aloneTop1.map { String(printf: "%.2f %%", 100 * $0) } ?? "-"
+            let cosine = l.aloneCosine.map { String(printf: "%.5f", $0) } ?? "-"
             lines.append(pad(String(l.node.suffix(nameWidth)), nameWidth) + " " + pad(l.op, 17)
-                         + lpad(String(format: "%.3g", l.outputScale), 11) + lpad("\(l.outputZeroPoint)", 5)
-                         + lpad(String(format: "%.3f%%", 100 * l.clippedFraction), 9)
-                         + lpad(l.sqnrDB.isFinite ? String(format: "%.1f", l.sqnrDB) : "exact", 9)
+                         + lpad(String(printf: "%.3g", l.outputScale), 11) + lpad("\(l.outputZeroPoint)", 5)
+                         + lpad(String(printf: "%.3f%%", 100 * l.clippedFraction), 9)
+                         + lpad(l.sqnrDB.isFinite ? String(printf: "%.1f", l.sqnrDB) : "exact", 9)
                          + lpad(alone, 11) + lpad(cosine, 10) + "  " + l.precision)
         }
-        lines.append(String(format: "agreement with FP32 on %d images: top-1 %.2f %%, mean logit cosine %.5f", evaluationImages,
+        lines.append(String(printf: "agreement with FP32 on %d images: top-1 %.2f %%, mean logit cosine %.5f", evaluationImages,
                             100 * agreementTop1, meanCosine))
         if let budget {
-            lines.append(String(format: "budget %.2f points: ", budget)
+            lines.append(String(printf: "budget %.2f points: ", budget)
                          + (keptInHigherPrecision.isEmpty ? "everything INT8 fits" : "kept in \(scheme.higherPrecision): " + keptInHigherPrecision.joined(separator: ", ")))
         }
         return lines.joined(separator: "\n")

@@ -1,6 +1,11 @@
 import EdgeGraph
 import EdgeRuntime
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// Calibration images as the model's float input tensors (preprocessed by the same code the daemon uses).
 public struct CalibrationData: Sendable {
@@ -163,7 +168,7 @@ public enum Calibrator {
                 final.nodes[index].op = unquantized(final.nodes[index].op, original: graph.nodes[index].op)
                 kept.append(index)
                 overall = try evaluator.agreement(of: final)
-                options.log?("budget: keeping '\(graph.nodes[index].name)' in \(scheme.higherPrecision): agreement \(String(format: "%.2f", 100 * overall.top1)) %")
+                options.log?("budget: keeping '\(graph.nodes[index].name)' in \(scheme.higherPrecision): agreement \(String(printf: "%.2f", 100 * overall.top1)) %")
             }
             report.budget = budget
         }

@@ -1,6 +1,13 @@
 import EdgeGraph
 import EdgeRuntime
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs a float graph with every node's output exposed, in batches, and hands each value to a closure.
 struct ValueRunner {

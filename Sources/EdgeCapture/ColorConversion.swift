@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import EdgeImaging
 
 /// Pixel conversions between the capture formats, all in integer arithmetic.

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 import EdgeImaging
 #if canImport(Glibc)
 import Glibc
@@ -39,12 +44,12 @@ public final class ImageFileSource: FrameSource {
         if (st.st_mode & S_IFMT) == S_IFDIR {
             let names: [String]
             do { names = try FileManager.default.contentsOfDirectory(atPath: path).sorted() } catch {
-                throw CaptureError.permissionDenied("\(path): cannot list the folder (\(error.localizedDescription))")
+                throw CaptureError.permissionDenied("\(path): cannot list the folder (\(errorReason(error)))")
             }
             var bytes = 0
             var found: [DecodedImage] = []
             for name in names where !name.hasPrefix(".") {
-                let file = (path as NSString).appendingPathComponent(name)
+                let file = path.appendingPathComponent(name)
                 var fst = stat()
                 guard stat(file, &fst) == 0, (fst.st_mode & S_IFMT) == S_IFREG else { continue }
                 do {

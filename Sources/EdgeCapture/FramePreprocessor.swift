@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import EdgeImaging
 
 /// Camera frame -> model input tensor (NHWC) in one pass over the output rows, with no intermediate frame.

@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Dispatch
+import EdgeSupport
 
 /// Runs a frame source on its own thread; the newest frame replaces any older one that no consumer has taken
 /// (counted in `stats.dropped`), so a slow consumer always gets the freshest frame and never a backlog.
@@ -19,10 +25,9 @@ public final class LatestFrameCapture: @unchecked Sendable {
     /// The `read(timeout:)` slice: how quickly `stop()` is noticed while a source waits for a frame.
     static let readSlice = 0.2
 
-    private let condition = NSCondition()
+    private let condition = Condition()
     // All below guarded by `condition`.
     private var running = false
-    private var thread: Thread?
     private var finished: DispatchSemaphore?
     private var latest: Frame?
     private var latestTaken = true
@@ -49,13 +54,10 @@ public final class LatestFrameCapture: @unchecked Sendable {
         lastFrameTime = monotonicSeconds()
         let done = DispatchSemaphore(value: 0)
         finished = done
-        let t = Thread { [self] in
+        startThread(name: "capture \(source.name)") { [self] in
             self.loop()
             done.signal()
         }
-        t.name = "capture \(source.name)"
-        thread = t
-        t.start()
     }
 
     /// Stops the thread, waits for it to finish and closes the source. Frames already captured stay readable.
@@ -65,7 +67,6 @@ public final class LatestFrameCapture: @unchecked Sendable {
         running = false
         let done = finished
         finished = nil
-        thread = nil
         condition.broadcast()
         condition.unlock()
         if wasRunning, let done { done.wait() }
@@ -83,7 +84,7 @@ public final class LatestFrameCapture: @unchecked Sendable {
                 return frame
             }
             if !running { return nil }
-            if !condition.wait(until: deadline) {
+            if !condition.wait(untilSecondsSince1970: deadline.timeIntervalSince1970) {
                 if let frame = latest, frame.sequence > sequence { latestTaken = true; return frame }
                 return nil
             }
@@ -112,7 +113,7 @@ public final class LatestFrameCapture: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while running {
-            if !condition.wait(until: deadline) { break }
+            if !condition.wait(untilSecondsSince1970: deadline.timeIntervalSince1970) { break }
         }
         return running
     }

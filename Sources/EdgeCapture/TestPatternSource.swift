@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import EdgeImaging
 
 /// Moving colour bars, a diagonal gradient band, a gray ramp and the frame counter (32 bits of the sequence number,

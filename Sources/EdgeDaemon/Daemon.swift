@@ -1,7 +1,13 @@
 import EdgeCapture
 import EdgeModelFile
 import EdgeProbe
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
+import Dispatch
 import NIOCore
 import NIOPosix
 
@@ -53,15 +59,15 @@ public final class Daemon: @unchecked Sendable {
     private var http: HTTPServer?
     private var socket: UnixSocketServer?
     private var sensors = SystemSensors.discover(profile: nil)
-    private let lock = NSLock()
-    private let reloadLock = NSLock()
+    private let lock = Lock()
+    private let reloadLock = Lock()
     private var stopping = false
     private var stopped = false
     private let firstResult = DispatchSemaphore(value: 0)
     private let frameLimitReached = DispatchSemaphore(value: 0)
     private var lastSummary = monotonicSeconds()
     private var lastSummaryClassified: UInt64 = 0
-    private let stdoutLock = NSLock()
+    private let stdoutLock = Lock()
 
     public init(configuration: DaemonConfiguration, options: Options = Options(), log: DaemonLog? = nil) {
         _configuration = configuration
@@ -102,13 +108,13 @@ public final class Daemon: @unchecked Sendable {
         }
         log.info("resnet-edge serve: \(engine.identity.summary); configuration \(c.file ?? "built in")")
         if let socketPath = notifier.socketPath {
-            log.info("systemd: notify socket \(socketPath)" + (notifier.watchdogInterval.map { String(format: ", watchdog ping every %.2f s", $0) } ?? ", no watchdog"))
+            log.info("systemd: notify socket \(socketPath)" + (notifier.watchdogInterval.map { String(printf: ", watchdog ping every %.2f s", $0) } ?? ", no watchdog"))
         }
         log.info("board: \(board.name) (\(board.reason))")
         let discovered = SystemSensors.discover(profile: board.profile)
         lock.locked { sensors = discovered }
         log.info("sensors: \(discovered.origin)" + (discovered.notes.isEmpty ? "" : "; " + discovered.notes.joined(separator: "; ")))
-        log.info(String(format: "model: %@ (loaded in %.2f s)", engine.summary, monotonicSeconds() - started))
+        log.info(String(printf: "model: %@ (loaded in %.2f s)", engine.summary, monotonicSeconds() - started))
         if !board.known, let fileBoard = engine.model.fileBoard, fileBoard != ModelFileBoardCheck.generic {
             log.info("note: \(engine.name) was packed for \(fileBoard); this machine is no known board, so it runs on this CPU's \(engine.kernels) kernels")
         }
@@ -196,7 +202,7 @@ public final class Daemon: @unchecked Sendable {
     }
 
     func printLine(_ line: String) {
-        stdoutLock.locked { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        stdoutLock.locked { writeStandardOutput(line + "\n") }
     }
 
     // MARK: - Health and metrics
@@ -248,7 +254,7 @@ public final class Daemon: @unchecked Sendable {
         lastSummary = now
         lastSummaryClassified = s.classified
         let h = health()
-        log.info(String(format: "summary: %.1f fps over %.0f s, %llu classified, source %@ captured %llu dropped %llu reopens %llu, %d clients, %@",
+        log.info(String(printf: "summary: %.1f fps over %.0f s, %llu classified, source %@ captured %llu dropped %llu reopens %llu, %d clients, %@",
                         rate, elapsed, s.classified, s.sourceName, s.capture.captured, s.capture.dropped, s.capture.reopens,
                         broadcaster.snapshot.clients, h.healthy ? "healthy" : "UNHEALTHY: \(h.reason)"))
     }
@@ -315,7 +321,7 @@ public final class Daemon: @unchecked Sendable {
             let board = try BoardChoice.resolve(new.model.board)
             let started = monotonicSeconds()
             engine = try ModelEngine(new.model, board: board)
-            log.info(String(format: "reload: model %@ (loaded in %.2f s)", engine.summary, monotonicSeconds() - started))
+            log.info(String(printf: "reload: model %@ (loaded in %.2f s)", engine.summary, monotonicSeconds() - started))
             changes.append("model: \(engine.identity.summary)")
         } catch {
             return ReloadOutcome(succeeded: false, message: "model \(new.model.path): \(error); still serving \(pipeline.currentEngine.name)")
@@ -334,7 +340,7 @@ public final class Daemon: @unchecked Sendable {
                     capture.start()
                     let deadline = monotonicSeconds() + new.health.reloadTimeout
                     while capture.stats.captured == 0 && monotonicSeconds() < deadline && !lock.locked({ stopping }) {
-                        Thread.sleep(forTimeInterval: 0.02)
+                        sleepThread(seconds: 0.02)
                     }
                     guard capture.stats.captured > 0 else {
                         let why = capture.stats.lastError ?? "no frame within \(new.health.reloadTimeout) s"
@@ -398,20 +404,19 @@ public final class Daemon: @unchecked Sendable {
         if !ended { log.warning("the pipeline did not finish its frame within 0.8 s; exiting anyway") }
         let done = DispatchSemaphore(value: 0)
         let group = self.group
-        let thread = Thread {
+        startThread {
             try? group.syncShutdownGracefully()
             done.signal()
         }
-        thread.start()
         _ = done.wait(timeout: .now() + 0.5)
         lock.locked { stopped = true }
-        log.info(String(format: "stopped in %.0f ms (%llu frames classified)", (monotonicSeconds() - started) * 1000, pipeline?.snapshot.classified ?? 0))
+        log.info(String(printf: "stopped in %.0f ms (%llu frames classified)", (monotonicSeconds() - started) * 1000, pipeline?.snapshot.classified ?? 0))
     }
 }
 
 /// Results seen by `onResult` (called on the pipeline thread only; the lock is for the compiler's benefit).
 final class ResultCount: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var value = 0
     func increment() -> Int { lock.locked { value += 1; return value } }
 }

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -32,7 +37,7 @@ public final class DaemonLog: @unchecked Sendable {
         }
     }
 
-    private let lock = NSLock()
+    private let lock = Lock()
     private var _level: Level
     public var level: Level { get { lock.locked { _level } } set { lock.locked { _level = newValue } } }
     private let journal: Bool
@@ -69,7 +74,7 @@ public final class DaemonLog: @unchecked Sendable {
             var t = time_t(seconds)
             var parts = tm()
             localtime_r(&t, &parts)
-            line = String(format: "%02d:%02d:%02d.%03d %@: %@\n", parts.tm_hour, parts.tm_min, parts.tm_sec,
+            line = String(printf: "%02d:%02d:%02d.%03d %@: %@\n", parts.tm_hour, parts.tm_min, parts.tm_sec,
                           Int((seconds - Double(Int(seconds))) * 1000), level.name, message)
         }
         if let sink { sink(line); return }

@@ -1,6 +1,11 @@
 import CZlib
 import EdgeImaging
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// Images and labels in the IDX format of MNIST and Fashion-MNIST, plain or gzip-compressed
 /// (zlib's gzread reads both).
@@ -79,7 +84,7 @@ public struct IDXDataset: LabelledImageSet {
         guard data.count >= size else { throw DatasetError("\(path) is too short for an IDX header") }
         func word(_ i: Int) -> UInt32 { data[i..<(i + 4)].reduce(0) { $0 << 8 | UInt32($1) } }
         guard word(0) == magic else {
-            throw DatasetError(String(format: "%@ is not an IDX file of the expected kind (magic 0x%08x, expected 0x%08x)", path, word(0), magic))
+            throw DatasetError(String(printf: "%@ is not an IDX file of the expected kind (magic 0x%08x, expected 0x%08x)", path, word(0), magic))
         }
         return (0..<dimensions).map { Int(word(4 + 4 * $0)) }
     }

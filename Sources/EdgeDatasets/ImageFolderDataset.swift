@@ -1,5 +1,10 @@
 import EdgeImaging
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// torchvision's ImageFolder layout: `root/<class name>/<image file>`. Classes are the sorted
 /// directory names, as torchvision numbers them; with a labels file whose names cover every
@@ -17,8 +22,8 @@ public struct ImageFolderDataset: LabelledImageSet {
     public init(root: String, labels: Labels? = nil) throws {
         let fm = FileManager.default
         let classes = try fm.contentsOfDirectory(atPath: root).filter { name in
-            var isDirectory: ObjCBool = false
-            return !name.hasPrefix(".") && fm.fileExists(atPath: root + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
+            var isDirectory = false
+            return !name.hasPrefix(".") && fm.fileExists(atPath: root + "/" + name, isDirectory: &isDirectory) && isDirectory
         }.sorted()
         guard !classes.isEmpty else {
             throw DatasetError("\(root) is neither an IDX dataset nor an ImageFolder tree (no class subdirectories)")
@@ -31,7 +36,7 @@ public struct ImageFolderDataset: LabelledImageSet {
         for name in classes {
             let dir = root + "/" + name
             for file in try fm.contentsOfDirectory(atPath: dir).sorted()
-            where Self.imageExtensions.contains((file as NSString).pathExtension.lowercased()) {
+            where Self.imageExtensions.contains(file.pathExtension.lowercased()) {
                 files.append((dir + "/" + file, index[name]!))
             }
         }

@@ -1,5 +1,9 @@
 import EdgeImaging
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A labelled set of images for evaluation and calibration.
 public protocol LabelledImageSet {
@@ -17,8 +21,8 @@ public enum DatasetLoader {
     /// `<split>-labels-idx1-ubyte[.gz]`, as Debian's dataset-fashion-mnist ships) or as an ImageFolder tree
     /// (`path/<class>/<image>`), whichever it is.
     public static func open(_ path: String, split: String = "t10k", labels: Labels? = nil) throws -> LabelledImageSet {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory else {
             throw DatasetError("dataset \(path) is not a directory")
         }
         if let idx = try IDXDataset.find(in: path, split: split) { return idx }

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// Class names, one per line in index order (torchvision's `categories`, a fine-tuned model's labels.txt).
 public struct Labels: Sendable, Equatable {
@@ -16,7 +21,7 @@ public struct Labels: Sendable, Equatable {
             throw DatasetError("labels file \(url.path) is not UTF-8 text")
         }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .map { $0.trimmed(.whitespacesAndNewlines) }
         while lines.last?.isEmpty == true { lines.removeLast() }
         if let blank = lines.firstIndex(where: \.isEmpty) {
             throw DatasetError("labels file \(url.path): line \(blank + 1) is empty")

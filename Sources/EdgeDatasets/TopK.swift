@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The k largest entries of a score vector, highest first (ties keep the lower index first).
 public func topK(_ scores: ArraySlice<Float>, k: Int) -> [Int] {

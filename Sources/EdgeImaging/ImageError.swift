@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// Why an image could not be read, decoded or preprocessed.
 ///
@@ -36,7 +41,7 @@ public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
         self.path = path
         // Keep the description on one line whatever a C library put in its message.
         self.cause = cause.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
-            .map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+            .map { $0.trimmed(.whitespaces) }.joined(separator: " ")
     }
 
     /// The last path component of `path` (the whole of it when it has no `/`).

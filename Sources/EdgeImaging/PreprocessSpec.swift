@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// How an image becomes a model's input tensor — the torchvision pipeline
 /// `[Grayscale] -> Resize(resize) -> CenterCrop((cropHeight, cropWidth)) -> ToTensor -> Normalize(mean, std)
@@ -186,7 +191,7 @@ public struct PreprocessSpec: Codable, Equatable, Sendable {
         case .typeMismatch(let type, let ctx): return "\(path(ctx.codingPath)): expected \(type)"
         case .valueNotFound(let type, let ctx): return "\(path(ctx.codingPath)): expected \(type), found null"
         case .dataCorrupted(let ctx):
-            if let underlying = ctx.underlyingError { return "not valid JSON (\(underlying.localizedDescription))" }
+            if let underlying = ctx.underlyingError { return "not valid JSON (\(errorReason(underlying)))" }
             return "\(path(ctx.codingPath)): \(ctx.debugDescription)"
         @unknown default: return "\(error)"
         }

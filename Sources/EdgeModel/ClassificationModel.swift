@@ -4,7 +4,11 @@ import EdgeImaging
 import EdgeModelFile
 import EdgeONNX
 import EdgeRuntime
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// An image classifier ready to run: its graph, how images become its input, and its class names.
 public struct ClassificationModel: Sendable {

@@ -1,5 +1,9 @@
 import EdgeGraph
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 // The `graph` section: JSON
 //

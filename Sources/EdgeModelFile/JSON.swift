@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Any JSON value: the free-form parts of the metadata (the calibration report), and the tree the reader
 /// walks to decode the `meta` and `graph` sections strictly (every key known, every number in range,

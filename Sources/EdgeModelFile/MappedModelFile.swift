@@ -5,7 +5,11 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A file mapped read-only (`mmap(PROT_READ, MAP_PRIVATE)`), unmapped when the object goes away.
 /// The bytes stay valid while the object is alive. (Like every mapping, it assumes nobody truncates the

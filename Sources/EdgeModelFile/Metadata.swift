@@ -1,6 +1,10 @@
-import Crypto
 import EdgeImaging
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// Where a model file came from: enough to tell which source model and calibration data made it.
 public struct ModelProvenance: Sendable, Equatable {
@@ -39,12 +43,15 @@ public struct ModelProvenance: Sendable, Equatable {
 
     /// Lowercase hex SHA-256 of a file, read in 1 MiB pieces.
     public static func sha256(contentsOf url: URL) throws -> String {
-        guard let handle = try? FileHandle(forReadingFrom: url) else {
+        guard let file = ReadableFile(path: url.path) else {
             throw ModelFileError("cannot read \(url.path) to hash it: \(FileManager.default.fileExists(atPath: url.path) ? "permission denied or not a regular file" : "no such file")")
         }
-        defer { try? handle.close() }
         var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        while true {
+            let chunk = try file.read(upToCount: 1 << 20)
+            if chunk.isEmpty { break }
+            hasher.update(data: chunk)
+        }
         return hasher.finalize().map { hex2($0) }.joined()
     }
 

@@ -1,6 +1,11 @@
 import EdgeGraph
 import EdgeImaging
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// What a model file holds, as the writer takes it.
 public struct ModelFileContents: Sendable {
@@ -64,7 +69,7 @@ public enum ModelFile {
         do {
             try Data(bytes).write(to: url, options: .atomic)
         } catch {
-            throw ModelFileError("cannot write \(url.path): \(error.localizedDescription)")
+            throw ModelFileError("cannot write \(url.path): \(errorReason(error))")
         }
     }
 
@@ -204,10 +209,8 @@ public enum ModelFile {
 
     /// True when the file starts with the model file magic (for choosing between the ONNX and .rem loaders).
     public static func looksLikeModelFile(_ url: URL) -> Bool {
-        guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
-        defer { try? handle.close() }
-        guard let head = try? handle.read(upToCount: Format.magic.count) else { return false }
-        return Array(head) == Format.magic
+        guard let file = ReadableFile(path: url.path), let head = try? file.read(upToCount: Format.magic.count) else { return false }
+        return head == Format.magic
     }
 
     /// A report for `inspect`: format, sections with sizes and checksums, board, layout, provenance, graph summary.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ONNXProtobuf
 
 /// A tensor whose value is known at import time: an initializer, a Constant node's output, or a

@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgeSupport
 import Histogram
 
 /// A latency distribution's figures, in milliseconds: what the probe writes per configuration and pipeline stage, and
@@ -161,7 +169,7 @@ public struct LatencyHistogram: Sendable {
 
 /// A `LatencyHistogram` behind a lock, for a pipeline thread that records while another reads (a metrics endpoint).
 public final class SharedLatencyHistogram: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var total = LatencyHistogram()
     private var interval = LatencyHistogram()
 
@@ -206,7 +214,7 @@ public final class SharedLatencyHistogram: @unchecked Sendable {
 public final class SlidingLatencyWindow: @unchecked Sendable {
     public let window: Double
     private let slotLength: Double
-    private let lock = NSLock()
+    private let lock = Lock()
     /// (start time, histogram), oldest first; at most `slots` entries.
     private var slots: [(start: Double, histogram: LatencyHistogram)] = []
     private let slotCount: Int

@@ -1,7 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
+import EdgeSupport
 
 /// The process's memory: the peak resident set from `getrusage` (ru_maxrss) and from /proc/self/status (VmHWM), and
 /// the current resident set (VmRSS). Bytes.
@@ -75,17 +80,17 @@ public struct MachineInfo: Codable, Equatable, Sendable {
         var model: String? = nil
         for key in ["model name", "Model", "Hardware"] {
             if let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix(key) && $0.contains(":") }) {
-                let value = line.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces)
+                let value = line.split(separator: ":", maxSplits: 1)[1].trimmed(.whitespaces)
                 if !value.isEmpty { model = value; break }
             }
         }
         if model == nil {
             let parts = Set(cpuinfo.split(separator: "\n").filter { $0.hasPrefix("CPU part") }
-                .compactMap { $0.split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) })
+                .compactMap { $0.split(separator: ":", maxSplits: 1).last?.trimmed(.whitespaces) })
             if !parts.isEmpty { model = "CPU part " + parts.sorted().joined(separator: ", ") }
         }
         let dt = (try? String(contentsOfFile: "/proc/device-tree/model", encoding: .utf8))?
-            .trimmingCharacters(in: CharacterSet(charactersIn: "\0").union(.whitespacesAndNewlines))
+            .trimmed(.whitespacesNewlinesAndNUL)
         return MachineInfo(hostname: ProcessInfo.processInfo.hostName, architecture: field(&name.machine),
                            kernel: field(&name.sysname) + " " + field(&name.release), cpu_model: model,
                            device_tree_model: dt?.isEmpty == false ? dt : nil, cores: ProcessInfo.processInfo.activeProcessorCount,

@@ -1,7 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
+import EdgeSupport
 
 /// Seconds on CLOCK_MONOTONIC, the clock of V4L2 buffer timestamps (and of EdgeCapture's `monotonicSeconds()`).
 public func probeClock() -> Double {
@@ -58,7 +64,7 @@ public final class SystemSampler: @unchecked Sendable {
     public let interval: Double
     public let capacity: Int
 
-    private let condition = NSCondition()
+    private let condition = Condition()
     // Guarded by `condition`.
     private var buffer: [SystemSample] = []
     private var head = 0                     // index of the oldest sample once the buffer is full
@@ -89,12 +95,10 @@ public final class SystemSampler: @unchecked Sendable {
         finished = done
         condition.unlock()
         sampleNow()
-        let thread = Thread { [self] in
+        startThread(name: "probe sampler") { [self] in
             self.loop()
             done.signal()
         }
-        thread.name = "probe sampler"
-        thread.start()
     }
 
     /// Stops the thread (after a last sample) and waits for it.
@@ -169,7 +173,7 @@ public final class SystemSampler: @unchecked Sendable {
         while true {
             condition.lock()
             while running && probeClock() < next {
-                _ = condition.wait(until: Date(timeIntervalSinceNow: max(0, next - probeClock())))
+                _ = condition.wait(timeout: max(0, next - probeClock()))
             }
             let keepGoing = running
             condition.unlock()

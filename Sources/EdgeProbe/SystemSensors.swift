@@ -1,5 +1,10 @@
 import EdgeBoards
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -161,8 +166,8 @@ public struct SystemSensors: Sendable, Equatable {
     }
 
     static func zoneLabel(_ path: String, reader: SysfsReader) -> String {
-        let dir = (path as NSString).deletingLastPathComponent
-        let zone = (dir as NSString).lastPathComponent.replacingOccurrences(of: "thermal_", with: "")
+        let dir = path.deletingLastPathComponent
+        let zone = dir.lastPathComponent.replacingAll("thermal_", with: "")
         if let type = reader.text(dir + "/type"), !type.isEmpty { return "\(type) (\(zone))" }
         return zone
     }
@@ -215,7 +220,7 @@ public enum RaspberryPiThrottling {
 
     /// Parses the sysfs file ("50005"), vcgencmd's output ("throttled=0x50005") or a "0x" number. Hex always.
     public static func parse(_ text: String) -> UInt32? {
-        var t = text.trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: "\0")))
+        var t = text.trimmed(.whitespacesNewlinesAndNUL)
         if let eq = t.firstIndex(of: "=") { t = String(t[t.index(after: eq)...]) }
         if t.hasPrefix("0x") || t.hasPrefix("0X") { t.removeFirst(2) }
         guard !t.isEmpty, t.count <= 8 else { return nil }
@@ -234,7 +239,7 @@ struct SysfsReader {
         var buffer = [UInt8](repeating: 0, count: 256)
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 255) }
         guard n > 0 else { return nil }
-        let s = String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: "\0")))
+        let s = String(decoding: buffer[0..<n], as: UTF8.self).trimmed(.whitespacesNewlinesAndNUL)
         return s.isEmpty ? nil : s
     }
 

@@ -1,5 +1,10 @@
 import EdgeProbe
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// What got slower or faster between two probe results (A the baseline, B the new run).
 ///
@@ -52,7 +57,7 @@ public struct ProbeComparison: Codable, Equatable, Sendable {
         differs("tool version", a.tool.version, b.tool.version)
         let loadA = a.machine.load_average?.first, loadB = b.machine.load_average?.first
         if (loadA ?? 0) >= 0.5 * Double(a.machine.cores) || (loadB ?? 0) >= 0.5 * Double(b.machine.cores) {
-            notes.append(String(format: "busy machine: load average %.2f on %d cores when A started, %.2f on %d when B started; other work may explain changes",
+            notes.append(String(printf: "busy machine: load average %.2f on %d cores when A started, %.2f on %d when B started; other work may explain changes",
                                 loadA ?? 0, a.machine.cores, loadB ?? 0, b.machine.cores))
         }
         if a.timeline.throttled == true { notes.append("A throttled during its run") }
@@ -101,7 +106,7 @@ public struct ProbeComparison: Codable, Equatable, Sendable {
                 layers.append(Row(section: "layer", name: t.label, metric: "", a: nil, b: t.mean_ms, change_percent: nil, verdict: "only in B"))
             }
             if skipped > 0 {
-                notes.append(String(format: "%d steps under %.1f %% of the total in both runs are not listed", skipped, layerMinimumShare * 100))
+                notes.append(String(printf: "%d steps under %.1f %% of the total in both runs are not listed", skipped, layerMinimumShare * 100))
             }
         }
         if let pa = a.pipeline, let pb = b.pipeline {
@@ -148,7 +153,7 @@ public struct ProbeComparison: Codable, Equatable, Sendable {
     /// The comparison as aligned text tables, one per section.
     public func renderText() -> String {
         var out = "A: \(a) (headline \(a_headline))\nB: \(b) (headline \(b_headline))\n"
-        out += String(format: "noise threshold: changes under %.1f %% are \"same\"\n", threshold_percent)
+        out += String(printf: "noise threshold: changes under %.1f %% are \"same\"\n", threshold_percent)
         for n in notes { out += "note: \(n)\n" }
         for (section, title) in [("overall", "Overall (headline configurations)"), ("configuration", "Per configuration"),
                                  ("layer", "Per layer (headline configurations, mean ms)")] {
@@ -160,7 +165,7 @@ public struct ProbeComparison: Codable, Equatable, Sendable {
             for r in rs {
                 let name = r.name.count > width ? String(r.name.prefix(width - 1)) + "~" : r.name
                 out += pad(name, width) + "  " + pad(r.metric, 17) + lpad(format(r.a), 12) + lpad(format(r.b), 12)
-                    + lpad(r.change_percent.map { String(format: "%+.1f%%", $0) } ?? "-", 10) + "  " + r.verdict + "\n"
+                    + lpad(r.change_percent.map { String(printf: "%+.1f%%", $0) } ?? "-", 10) + "  " + r.verdict + "\n"
             }
         }
         let s = slower.count, f = faster.count
@@ -170,7 +175,7 @@ public struct ProbeComparison: Codable, Equatable, Sendable {
 
     private func format(_ x: Double?) -> String {
         guard let x else { return "-" }
-        return abs(x) >= 100 ? String(format: "%.1f", x) : (abs(x) >= 1 ? String(format: "%.3f", x) : String(format: "%.4f", x))
+        return abs(x) >= 100 ? String(printf: "%.1f", x) : (abs(x) >= 1 ? String(printf: "%.3f", x) : String(printf: "%.4f", x))
     }
     private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
     private func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }

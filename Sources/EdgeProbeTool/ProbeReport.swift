@@ -1,5 +1,13 @@
 import EdgeProbe
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgeSupport
 
 /// The report a person reads: one self-contained HTML file (inline CSS and SVG; no script, no external asset) with
 /// the configuration table, the latency histogram, the per-layer bars, the frequency/temperature timeline, the
@@ -39,7 +47,7 @@ public enum ProbeReport {
         h += "<h2>Latency distribution (\(esc(r.headline.description)))</h2>\n"
         if let c = r.headlineConfiguration {
             h += "<p class=\"note\">\(c.latency.count) timed runs after \(c.warmup.runs) warm-up runs"
-                + (c.warmup.first_ms.map { String(format: " (first run %.3f ms)", $0) } ?? "")
+                + (c.warmup.first_ms.map { String(printf: " (first run %.3f ms)", $0) } ?? "")
                 + ". Bars: runs per latency range (HDR histogram, 3 significant digits); lines: percentiles."
                 + (c.conditions.throttled == true ? " <span class=\"tag\">THROTTLED</span>" : "") + "</p>\n"
             h += histogramSVG(id: "chart-latency-histogram", buckets: c.histogram, summary: c.latency, title: "latency per run (ms)")
@@ -52,9 +60,9 @@ public enum ProbeReport {
         h += "<h2>Per layer (\(esc(r.headline.description)))</h2>\n"
         if let c = r.headlineConfiguration {
             let l = c.layers
-            h += String(format: "<p class=\"note\">Mean of %d profiled runs: steps add up to %.3f ms of a %.3f ms run (%.3f ms between steps). "
+            h += String(printf: "<p class=\"note\">Mean of %d profiled runs: steps add up to %.3f ms of a %.3f ms run (%.3f ms between steps). "
                         + "Kernels %.3f ms, INT8/FP32 conversions %.3f ms. Requantization: %@.</p>\n",
-                        l.runs, l.steps_sum_ms, l.wall_mean_ms, l.unaccounted_ms, l.kernel_ms, l.conversion_ms, esc(l.requantization) as NSString)
+                        l.runs, l.steps_sum_ms, l.wall_mean_ms, l.unaccounted_ms, l.kernel_ms, l.conversion_ms, esc(l.requantization))
             h += layersSVG(l)
             h += slowestTable(l)
         } else {
@@ -80,13 +88,13 @@ public enum ProbeReport {
 
     static func facts(_ r: ProbeResult) -> String {
         var rows: [(String, String)] = []
-        rows.append(("model", "\(r.model.path) (\(r.model.format), \(r.model.input_shape.map(String.init).joined(separator: "x")) input, \(r.model.classes) classes, \(String(format: "%.3f", Double(r.model.macs_per_image) / 1e9)) GMAC/image)"))
+        rows.append(("model", "\(r.model.path) (\(r.model.format), \(r.model.input_shape.map(String.init).joined(separator: "x")) input, \(r.model.classes) classes, \(String(printf: "%.3f", Double(r.model.macs_per_image) / 1e9)) GMAC/image)"))
         rows.append(("precision", r.model.precision_summary))
         rows.append(("machine", "\(r.machine.cpu_model ?? "unknown CPU"), \(r.machine.cores) cores, \(r.machine.architecture), \(r.machine.kernel)"
-                     + (r.machine.load_average.map { String(format: "; load average %.2f %.2f %.2f at start", $0[0], $0[1], $0[2]) } ?? "")))
+                     + (r.machine.load_average.map { String(printf: "; load average %.2f %.2f %.2f at start", $0[0], $0[1], $0[2]) } ?? "")))
         rows.append(("board", r.board.map { "\($0.name): \($0.description) (\($0.reason))" } ?? "none (no board profile matches this machine)"))
         rows.append(("settings", "threads \(r.settings.threads.map(String.init).joined(separator: ",")), batch \(r.settings.batches.map(String.init).joined(separator: ",")), "
-                     + String(format: "%.1f s budget, %d warm-up runs, >= %d runs per configuration, sampling every %.0f ms",
+                     + String(printf: "%.1f s budget, %d warm-up runs, >= %d runs per configuration, sampling every %.0f ms",
                               r.settings.duration_seconds, r.settings.warmup_runs, r.settings.min_runs, r.settings.sample_interval_seconds * 1000)))
         var t = "<table class=\"facts\">"
         for (k, v) in rows { t += "<tr><td>\(esc(k))</td><td>\(esc(v))</td></tr>" }
@@ -100,15 +108,15 @@ public enum ProbeReport {
             let l = c.latency
             let bold = c.key == r.headline ? " style=\"font-weight:600\"" : ""
             var cond = [String]()
-            if let f = c.conditions.cpu_mhz { cond.append(String(format: "%.0f-%.0f MHz", f.min, f.max)) }
-            if let tc = c.conditions.temperature_c { cond.append(String(format: "%.1f-%.1f &deg;C", tc.min, tc.max)) }
+            if let f = c.conditions.cpu_mhz { cond.append(String(printf: "%.0f-%.0f MHz", f.min, f.max)) }
+            if let tc = c.conditions.temperature_c { cond.append(String(printf: "%.1f-%.1f &deg;C", tc.min, tc.max)) }
             var condText = cond.isEmpty ? "<span class=\"muted\">not readable</span>" : cond.joined(separator: ", ")
             if c.conditions.throttled == true {
                 condText += " <span class=\"tag\">THROTTLED</span> " + esc(c.conditions.throttle_flags.joined(separator: ", "))
             }
             t += "<tr\(bold)><td>\(c.batch)</td><td>\(c.threads)</td><td>\(l.count)</td>" + [l.p50_ms, l.p90_ms, l.p99_ms, l.p999_ms, l.max_ms].map { "<td>\(ms($0))</td>" }.joined()
-                + "<td>\(ms(l.mean_ms)) &plusmn; \(ms(l.stddev_ms))</td><td>\(ms(c.per_image_ms))</td><td>\(String(format: "%.1f", c.images_per_second))</td>"
-                + String(format: "<td>%.2fx</td><td>%.0f %%</td>", c.speedup, c.efficiency * 100)
+                + "<td>\(ms(l.mean_ms)) &plusmn; \(ms(l.stddev_ms))</td><td>\(ms(c.per_image_ms))</td><td>\(String(printf: "%.1f", c.images_per_second))</td>"
+                + String(printf: "<td>%.2fx</td><td>%.0f %%</td>", c.speedup, c.efficiency * 100)
                 + "<td>\(bytes(c.arena_bytes))</td><td class=\"l\">\(condText)</td></tr>\n"
         }
         return t + "</table>\n"
@@ -116,18 +124,18 @@ public enum ProbeReport {
 
     static func pipelineSection(_ p: ProbeResult.Pipeline) -> String {
         var h = "<h2>Pipeline: \(esc(p.source)) (\(esc(p.kind)))</h2>\n"
-        h += String(format: "<p class=\"note\">%@, %d thread(s), %@. %d frames measured after %d warm-up frames in %.1f s (%.1f results/s); "
+        h += String(printf: "<p class=\"note\">%@, %d thread(s), %@. %d frames measured after %d warm-up frames in %.1f s (%.1f results/s); "
                     + "%d captured, %d replaced before use, %d reopens.%@</p>\n",
-                    esc(p.format) as NSString, p.threads, (p.int8_input ? "preprocessing writes the int8 input directly" : "float input") as NSString,
+                    esc(p.format), p.threads, (p.int8_input ? "preprocessing writes the int8 input directly" : "float input"),
                     p.frames, p.warmup_frames, p.elapsed_seconds, p.results_per_second, p.captured, p.dropped, p.reopens,
-                    (p.conditions.throttled == true ? " <span class=\"tag\">THROTTLED</span>" : "") as NSString)
+                    (p.conditions.throttled == true ? " <span class=\"tag\">THROTTLED</span>" : ""))
         if let device = p.device {
             h += "<p class=\"note\">Camera \(esc(device)): \(p.driver_dropped ?? 0) frames skipped by the driver, \(p.corrupt_frames ?? 0) discarded as corrupt.</p>\n"
         }
         h += "<table><tr><th class=\"l\">stage</th><th>p50 ms</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>mean</th></tr>\n"
         for name in ProbeResult.Pipeline.stageNames + ["camera_to_result"] {
             guard let s = name == "camera_to_result" ? p.camera_to_result : p.stages[name] else { continue }
-            h += "<tr><td class=\"l\">\(name.replacingOccurrences(of: "_", with: " "))</td>"
+            h += "<tr><td class=\"l\">\(name.replacingAll("_", with: " "))</td>"
                 + [s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms, s.mean_ms].map { "<td>\(ms($0))</td>" }.joined() + "</tr>\n"
         }
         h += "</table>\n"
@@ -141,7 +149,7 @@ public enum ProbeReport {
         var t = "<table><tr><th class=\"l\">slowest steps</th><th class=\"l\">kernel</th><th>mean ms</th><th>share</th><th>GMAC/s</th><th class=\"l\">requantization</th></tr>\n"
         for s in top {
             t += "<tr><td class=\"l\">\(esc(s.label))</td><td class=\"l\">\(esc(s.kernel))</td><td>\(ms(s.mean_ms))</td>"
-                + String(format: "<td>%.1f %%</td>", s.share * 100) + "<td>\(s.gmac_per_second.map { String(format: "%.1f", $0) } ?? "")</td>"
+                + String(printf: "<td>%.1f %%</td>", s.share * 100) + "<td>\(s.gmac_per_second.map { String(printf: "%.1f", $0) } ?? "")</td>"
                 + "<td class=\"l\">\(esc(s.requantization))</td></tr>\n"
         }
         return t + "</table>\n"
@@ -170,7 +178,7 @@ public enum ProbeReport {
         t += "<tr><td>resident at the end (VmRSS)</td><td>\(m.process.vm_rss_bytes.map(bytes) ?? "not readable")</td></tr>"
         t += "<tr><td>activation arena (largest configuration)</td><td>\(bytes(m.arena_bytes_max)) + \(bytes(m.scratch_bytes_max)) scratch</td></tr>"
         t += "<tr><td>model file</td><td>\(r.model.file_bytes.map(bytes) ?? "?")</td></tr>"
-        t += String(format: "<tr><td>model load</td><td>%.3f s (+ %.3f s to create the first session)</td></tr>", r.model.load_seconds, r.model.session_seconds)
+        t += String(printf: "<tr><td>model load</td><td>%.3f s (+ %.3f s to create the first session)</td></tr>", r.model.load_seconds, r.model.session_seconds)
         return t + "</table>\n"
     }
 
@@ -234,8 +242,8 @@ public enum ProbeReport {
             let name = st.label.count > 42 ? "\u{2026}" + String(st.label.suffix(41)) : st.label
             s += text(left - 6, y + 11, name, anchor: "end")
             s += rect(left, y + 2, max(0.5, bw), rowH - 4, fill: color,
-                      title: "\(st.label): \(st.kernel), \(ms(st.mean_ms)) ms (\(String(format: "%.1f", st.share * 100)) %), requantization \(st.requantization)")
-            s += text(left + bw + 4, y + 11, "\(ms(st.mean_ms)) ms  \(String(format: "%.1f", st.share * 100)) %")
+                      title: "\(st.label): \(st.kernel), \(ms(st.mean_ms)) ms (\(String(printf: "%.1f", st.share * 100)) %), requantization \(st.requantization)")
+            s += text(left + bw + 4, y + 11, "\(ms(st.mean_ms)) ms  \(String(printf: "%.1f", st.share * 100)) %")
         }
         return s + "</svg>\n"
     }
@@ -265,23 +273,23 @@ public enum ProbeReport {
         } else {
             let maxMHz = max(mhz.map(\.1).max()!, tl.cpufreq_max_mhz.compactMap { $0 }.max() ?? 0) * 1.05
             s += polyline(mhz.map { (x($0.0), top + upperH - $0.1 / maxMHz * upperH) }, color: "#1f5fa8")
-            s += text(left - 6, top + 8, String(format: "%.0f MHz", maxMHz), anchor: "end", fill: "#1f5fa8")
+            s += text(left - 6, top + 8, String(printf: "%.0f MHz", maxMHz), anchor: "end", fill: "#1f5fa8")
             s += text(left - 6, top + upperH, "0", anchor: "end", fill: "#1f5fa8")
-            s += text(left + 8, top + 16, String(format: "clock (mean of %d), %.0f-%.0f MHz", tl.cpufreq.count, mhz.map(\.1).min()!, mhz.map(\.1).max()!), fill: "#1f5fa8")
+            s += text(left + 8, top + 16, String(printf: "clock (mean of %d), %.0f-%.0f MHz", tl.cpufreq.count, mhz.map(\.1).min()!, mhz.map(\.1).max()!), fill: "#1f5fa8")
         }
         if temp.isEmpty {
             s += text(w - right - 8, top + 16, "temperature: not readable", anchor: "end", fill: "#c23b3b")
         } else {
             let lo = min(temp.map(\.1).min()! - 5, 30), hi = max(temp.map(\.1).max()! + 5, 60)
             s += polyline(temp.map { (x($0.0), top + upperH - ($0.1 - lo) / (hi - lo) * upperH) }, color: "#c23b3b")
-            s += text(w - right + 6, top + 8, String(format: "%.0f &#176;C", hi), fill: "#c23b3b")
-            s += text(w - right + 6, top + upperH, String(format: "%.0f &#176;C", lo), fill: "#c23b3b")
-            s += text(w - right - 8, top + 16, String(format: "temperature (hottest sensor), %.1f-%.1f &#176;C", temp.map(\.1).min()!, temp.map(\.1).max()!),
+            s += text(w - right + 6, top + 8, String(printf: "%.0f &#176;C", hi), fill: "#c23b3b")
+            s += text(w - right + 6, top + upperH, String(printf: "%.0f &#176;C", lo), fill: "#c23b3b")
+            s += text(w - right - 8, top + 16, String(printf: "temperature (hottest sensor), %.1f-%.1f &#176;C", temp.map(\.1).min()!, temp.map(\.1).max()!),
                       anchor: "end", fill: "#c23b3b")
         }
         // Throttled samples.
         for smp in samples where smp.throttled == true {
-            s += rect(x(smp.t) - 1, top + upperH - 6, 2, 6, fill: "#d11", title: "throttled at \(String(format: "%.1f", smp.t)) s")
+            s += rect(x(smp.t) - 1, top + upperH - 6, 2, 6, fill: "#d11", title: "throttled at \(String(printf: "%.1f", smp.t)) s")
         }
         if !tl.readable.throttling { s += text(left + 8, top + upperH - 8, "throttling: not readable", fill: "#999") }
         // Throughput between consecutive samples (images per second).
@@ -293,12 +301,12 @@ public enum ProbeReport {
         s += text(left + 8, ly - 6, "images per second (between samples)", fill: "#2a7d2a")
         if let maxRate = rate.map(\.1).max(), maxRate > 0 {
             s += polyline(rate.map { (x($0.0), ly + lowerH - $0.1 / maxRate * lowerH) }, color: "#2a7d2a")
-            s += text(left - 6, ly + 8, String(format: "%.0f", maxRate), anchor: "end", fill: "#2a7d2a")
+            s += text(left - 6, ly + 8, String(printf: "%.0f", maxRate), anchor: "end", fill: "#2a7d2a")
         }
         s += text(left - 6, ly + lowerH, "0", anchor: "end", fill: "#2a7d2a")
         for i in 0...5 {
             let t = tEnd * Double(i) / 5
-            s += text(x(t), ly + lowerH + 16, String(format: "%.1f s", t), anchor: "middle")
+            s += text(x(t), ly + lowerH + 16, String(printf: "%.1f s", t), anchor: "middle")
         }
         return s + "</svg>\n"
     }
@@ -317,7 +325,7 @@ public enum ProbeReport {
         s += axes(left, top, pw, ph)
         s += text(left, 14, "speed-up over \(Int(base)) thread\(base == 1 ? "" : "s") (median latency), per batch")
         s += "<line x1=\"\(f1(x(base)))\" y1=\"\(f1(y(1)))\" x2=\"\(f1(x(maxT)))\" y2=\"\(f1(y(ideal)))\" stroke=\"#999\" stroke-dasharray=\"5 4\"/>"
-        s += text(x(maxT) + 8, y(ideal) + 4, String(format: "ideal %.0fx", ideal), fill: "#999")
+        s += text(x(maxT) + 8, y(ideal) + 4, String(printf: "ideal %.0fx", ideal), fill: "#999")
         let colors = ["#1f5fa8", "#e07000", "#2a7d2a", "#8e44ad", "#c23b3b", "#555"]
         for (i, batch) in r.settings.batches.enumerated() {
             let points = r.configurations.filter { $0.batch == batch }.sorted { $0.threads < $1.threads }
@@ -326,21 +334,21 @@ public enum ProbeReport {
             s += polyline(pts, color: color)
             for (c, p) in zip(points, pts) {
                 s += "<circle cx=\"\(f1(p.0))\" cy=\"\(f1(p.1))\" r=\"4\" fill=\"\(color)\"><title>batch \(c.batch), \(c.threads) threads: "
-                    + String(format: "%.2fx, efficiency %.0f %%", c.speedup, c.efficiency * 100) + "</title></circle>"
+                    + String(printf: "%.2fx, efficiency %.0f %%", c.speedup, c.efficiency * 100) + "</title></circle>"
                 // Points between the ends are labelled in place, staggered per batch; the batches' lines meet at the
                 // ends, so those figures go in the legend instead of on top of each other.
                 if c.threads != points.first?.threads && c.threads != points.last?.threads {
-                    s += text(p.0 + 6, p.1 + (i % 2 == 0 ? -8 : 16), String(format: "%.2fx (%.0f%%)", c.speedup, c.efficiency * 100), fill: color)
+                    s += text(p.0 + 6, p.1 + (i % 2 == 0 ? -8 : 16), String(printf: "%.2fx (%.0f%%)", c.speedup, c.efficiency * 100), fill: color)
                 }
             }
-            let last = points.last.map { String(format: ": %.2fx (%.0f%%) at %d", $0.speedup, $0.efficiency * 100, $0.threads) } ?? ""
+            let last = points.last.map { String(printf: ": %.2fx (%.0f%%) at %d", $0.speedup, $0.efficiency * 100, $0.threads) } ?? ""
             s += text(w - right + 8, top + 60 + Double(i) * 16, "batch \(batch)\(last)", fill: color)
         }
         for t in threads { s += text(x(Double(t)), top + ph + 16, "\(t)", anchor: "middle") }
         s += text(left + pw / 2, top + ph + 34, "threads", anchor: "middle")
         for i in 0...4 {
             let v = maxSpeedup * Double(i) / 4
-            s += text(left - 6, y(v) + 4, String(format: "%.1fx", v), anchor: "end")
+            s += text(left - 6, y(v) + 4, String(printf: "%.1fx", v), anchor: "end")
         }
         return s + "</svg>\n"
     }
@@ -391,24 +399,24 @@ public enum ProbeReport {
 
     // MARK: - Formatting
 
-    static func f1(_ v: Double) -> String { v.isFinite ? String(format: "%.1f", v) : "0" }
+    static func f1(_ v: Double) -> String { v.isFinite ? String(printf: "%.1f", v) : "0" }
 
     static func ms(_ v: Double) -> String {
-        if v >= 100 { return String(format: "%.1f", v) }
-        if v >= 10 { return String(format: "%.2f", v) }
-        if v >= 1 { return String(format: "%.3f", v) }
-        return String(format: "%.4f", v)
+        if v >= 100 { return String(printf: "%.1f", v) }
+        if v >= 10 { return String(printf: "%.2f", v) }
+        if v >= 1 { return String(printf: "%.3f", v) }
+        return String(printf: "%.4f", v)
     }
 
     static func bytes(_ n: Int) -> String {
         let d = Double(n)
-        if n >= 1 << 30 { return String(format: "%.2f GiB", d / Double(1 << 30)) }
-        if n >= 1 << 20 { return String(format: "%.1f MiB", d / Double(1 << 20)) }
-        if n >= 1 << 10 { return String(format: "%.1f KiB", d / Double(1 << 10)) }
+        if n >= 1 << 30 { return String(printf: "%.2f GiB", d / Double(1 << 30)) }
+        if n >= 1 << 20 { return String(printf: "%.1f MiB", d / Double(1 << 20)) }
+        if n >= 1 << 10 { return String(printf: "%.1f KiB", d / Double(1 << 10)) }
         return "\(n) B"
     }
 
-    static func fileName(_ path: String) -> String { (path as NSString).lastPathComponent }
+    static func fileName(_ path: String) -> String { path.lastPathComponent }
 
     static func esc(_ s: String) -> String {
         var out = ""

@@ -1,5 +1,10 @@
 import EdgeProbe
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// The result of one `resnet-edge probe` run: what `--out` writes as JSON (documented in docs/probe-schema.md).
 ///
@@ -396,7 +401,7 @@ public struct ProbeResult: Codable, Equatable, Sendable {
                 problems.append("\(name): kernel_ms + conversion_ms != steps_sum_ms")
             }
             if l.steps_sum_ms > l.wall_mean_ms + 0.001 || l.wall_mean_ms - l.steps_sum_ms > layerTolerance * l.wall_mean_ms + 0.05 {
-                problems.append(String(format: "%@: steps add up to %.4f ms of a %.4f ms profiled run", name as NSString, l.steps_sum_ms, l.wall_mean_ms))
+                problems.append(String(printf: "%@: steps add up to %.4f ms of a %.4f ms profiled run", name, l.steps_sum_ms, l.wall_mean_ms))
             }
             let shares = l.steps.reduce(0) { $0 + $1.share }
             if !l.steps.isEmpty && abs(shares - 1) > 1e-6 { problems.append("\(name): step shares add up to \(shares)") }

@@ -5,7 +5,15 @@ import EdgeModel
 import EdgeModelFile
 import EdgeProbe
 import EdgeRuntime
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgeSupport
 
 /// Where the pipeline's frames come from.
 public enum ProbeSource: Sendable {
@@ -110,7 +118,7 @@ public final class ProbeRunner {
     }
 
     public func run() throws -> ProbeResult {
-        let created = ISO8601DateFormatter().string(from: Date())
+        let created = Date.ISO8601FormatStyle().format(Date())  // "2025-01-31T12:34:56Z", as ISO8601DateFormatter
         let machine = MachineInfo.read()
         let model = inputs.model
         let spec = model.preprocess
@@ -141,7 +149,7 @@ public final class ProbeRunner {
                 facts = (session.runsINT8 ? (session.fp32Nodes.isEmpty ? "int8" : "mixed") : "fp32", Self.precisionSummary(session),
                          session.runsINT8 ? session.kernelVariant.rawValue : nil, session.kernelNames)
             }
-            log(String(format: "%@: %d runs in %.1f s, p50 %.3f ms, p99 %.3f ms, %.1f img/s", key.short as NSString, m.histogram.count, m.elapsed,
+            log(String(printf: "%@: %d runs in %.1f s, p50 %.3f ms, p99 %.3f ms, %.1f img/s", key.short, m.histogram.count, m.elapsed,
                        m.histogram.summary.p50_ms, m.histogram.summary.p99_ms, Double(key.batch * m.histogram.count) / max(m.elapsed, 1e-9)))
             // Free the session (its arena and threads) before the next one.
             measured[measured.count - 1].session = nil
@@ -163,7 +171,8 @@ public final class ProbeRunner {
 
         let shapes = try model.graph.inferShapes(inputShapes: [Shape([1, spec.channels, spec.inputHeight, spec.inputWidth])])
         let macs = model.graph.nodes.reduce(0) { $0 + $1.op.multiplyAccumulates(inputs: $1.inputs.map { shapes[$0] }, output: shapes[$1.output]) }
-        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: model.path)[.size] as? NSNumber)?.intValue
+        // An integer of some width: NSNumber under Foundation, a plain integer under FoundationEssentials.
+        let fileBytes = ((try? FileManager.default.attributesOfItem(atPath: model.path))?[.size] as? any BinaryInteger).map { Int($0) }
         let modelInfo = ProbeResult.Model(
             path: model.path, format: model.modelFile == nil ? "onnx" : "rem", file_bytes: fileBytes,
             sha256: try? ModelProvenance.sha256(contentsOf: URL(fileURLWithPath: model.path)), input_name: model.inputName,
@@ -342,8 +351,8 @@ public final class ProbeRunner {
                 + "it is not a separate step, so its time is inside the kernel time and not measured apart)"
         }
         if !conversions.isEmpty {
-            requantization += String(format: "; %d INT8/FP32 conversion step%@ measured separately: %.4f ms (%.1f %%)", conversions.count,
-                                     (conversions.count == 1 ? "" : "s") as NSString, conversion, sum > 0 ? conversion / sum * 100 : 0)
+            requantization += String(printf: "; %d INT8/FP32 conversion step%@ measured separately: %.4f ms (%.1f %%)", conversions.count,
+                                     (conversions.count == 1 ? "" : "s"), conversion, sum > 0 ? conversion / sum * 100 : 0)
         }
         return ProbeResult.LayerProfile(runs: runs.count, wall_mean_ms: wall, steps_sum_ms: sum, unaccounted_ms: max(0, wall - sum),
                                         kernel_ms: kernelTime, conversion_ms: conversion, requantization: requantization, steps: steps)
@@ -489,14 +498,14 @@ public final class ProbeRunner {
     static func publish(_ output: OutputTensor, sequence: UInt64, timestamp: Double, model: ClassificationModel) throws -> Int {
         let logits = output.values
         let maxLogit = logits.max() ?? 0
-        let exps = logits.map { Foundation.exp(Double($0 - maxLogit)) }
+        let exps = logits.map { exp(Double($0 - maxLogit)) }
         let total = exps.reduce(0, +)
         let top = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(5)
         let object: [String: Any] = [
             "sequence": sequence, "timestamp": timestamp,
             "top": top.map { ["class": $0, "label": model.label($0), "probability": exps[$0] / total] as [String: Any] },
         ]
-        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).count
+        return jsonText(object).utf8.count
     }
 
     // MARK: - Conditions, timeline, warnings
@@ -532,7 +541,7 @@ public final class ProbeRunner {
     static func warnings(_ r: ProbeResult) -> [String] {
         var w: [String] = []
         if let load = r.machine.load_average?.first, load >= 0.5 * Double(r.machine.cores) {
-            w.append(String(format: "the machine was busy before the run (load average %.2f on %d cores): other work shares the CPU, so latencies are higher and noisier than on an idle machine", load, r.machine.cores))
+            w.append(String(printf: "the machine was busy before the run (load average %.2f on %d cores): other work shares the CPU, so latencies are higher and noisier than on an idle machine", load, r.machine.cores))
         }
         if let qemu = r.machine.qemu_cpu {
             w.append("running under qemu-user (QEMU_CPU=\(qemu)): the figures are emulation figures, not the board's")
@@ -548,7 +557,7 @@ public final class ProbeRunner {
             w.append("\(threads) threads on \(r.machine.cores) cores: the extra threads time-share cores")
         }
         for c in r.configurations where c.latency.count > 0 && c.latency.stddev_ms > 0.25 * c.latency.mean_ms {
-            w.append(String(format: "%@: latency varies a lot (stddev %.0f %% of the mean)", c.key.short as NSString, c.latency.stddev_ms / c.latency.mean_ms * 100))
+            w.append(String(printf: "%@: latency varies a lot (stddev %.0f %% of the mean)", c.key.short, c.latency.stddev_ms / c.latency.mean_ms * 100))
         }
         if let p = r.pipeline, p.dropped > 0 {
             w.append("pipeline: \(p.dropped) frames replaced before use (the model is slower than the source)")
@@ -571,7 +580,7 @@ public final class ProbeRunner {
     }
 
     static func number(_ x: Double) -> String {
-        x == x.rounded() && abs(x) < 1e9 ? String(Int(x)) : String(format: "%g", x)
+        x == x.rounded() && abs(x) < 1e9 ? String(Int(x)) : String(printf: "%g", x)
     }
 }
 

@@ -1,7 +1,12 @@
 import CKernels
 import COpenBLAS
 import EdgeGraph
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Dispatch
 
 /// A tensor handed back to the caller, in logical (NCHW) order.
 public struct OutputTensor: Sendable {

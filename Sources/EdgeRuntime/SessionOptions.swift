@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Which INT8 micro-kernel variant a session uses (CKernels' ISA levels).
 public enum KernelVariant: String, CaseIterable, Sendable, CustomStringConvertible {

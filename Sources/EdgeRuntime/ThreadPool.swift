@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -40,12 +45,10 @@ public final class ThreadPool: @unchecked Sendable {
             let state = PoolState(workers: self.threadCount - 1, spin: self.threadCount <= cores)
             let cpus = pinnedCPUs
             for index in 1..<self.threadCount {
-                let thread = Thread {
+                startThread(stackSize: 1 << 20) {
                     if !cpus.isEmpty { CPUAffinity.bindCurrentThread(to: [cpus[index]]) }
                     state.workerLoop(index: index)
                 }
-                thread.stackSize = 1 << 20
-                thread.start()
             }
             self.state = state
         } else {

@@ -4,7 +4,13 @@ import EdgeModel
 import EdgeModelFile
 import EdgeONNX
 import EdgeRuntime
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
+import Dispatch
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -103,8 +109,8 @@ struct Bench: ParsableCommand {
                         if let peer { object["onnxruntime_ms_per_image"] = peer; object["ratio_to_onnxruntime"] = oursPerImage / peer }
                         print(jsonLine(object))
                     } else {
-                        let peerText = peer.map { String(format: "%10.2f  %7.1f  | %6.2fx", $0, 1000 / $0, oursPerImage / $0) } ?? "         -        -  |      -"
-                        print(String(format: "%-9@  %5d  %7d  %12.2f  %6.1f  %7.1f  | ", precision as NSString, b, t, oursPerImage, 1000 / oursPerImage, gmacs) + peerText)
+                        let peerText = peer.map { String(printf: "%10.2f  %7.1f  | %6.2fx", $0, 1000 / $0, oursPerImage / $0) } ?? "         -        -  |      -"
+                        print(String(printf: "%-9@  %5d  %7d  %12.2f  %6.1f  %7.1f  | ", precision, b, t, oursPerImage, 1000 / oursPerImage, gmacs) + peerText)
                     }
                 }
             }
@@ -117,18 +123,18 @@ struct Bench: ParsableCommand {
         guard let first = runs.first else { return }
         let medians = first.indices.map { i in runs.map { $0[i].seconds }.sorted()[runs.count / 2] * 1000 }
         let total = medians.reduce(0, +)
-        printError(String(format: "steps, batch %d, %d threads (median ms; sum %.2f ms):", batch, threads, total))
+        printError(String(printf: "steps, batch %d, %d threads (median ms; sum %.2f ms):", batch, threads, total))
         let executions = session.nodeExecutions
         for (i, step) in first.enumerated() {
             var rate = "", kernel = step.op
             if let n = step.node, step.label == graph.nodes[n].name {
                 let node = graph.nodes[n]
                 let macs = node.op.multiplyAccumulates(inputs: node.inputs.map { shapes[$0] }, output: shapes[node.output])
-                if macs > 0 { rate = String(format: "%6.1f GMAC/s", Double(macs) / 1e6 / medians[i]) }
+                if macs > 0 { rate = String(printf: "%6.1f GMAC/s", Double(macs) / 1e6 / medians[i]) }
                 kernel = executions[n].precision == .int8 ? executions[n].kernel : "fp32 " + node.op.name
                 kernel += " " + shapes[node.output].description
             }
-            printError(String(format: "  %3d %-44@ %-52@ %7.3f ms %5.1f%%  ", i, step.label as NSString, kernel as NSString,
+            printError(String(printf: "  %3d %-44@ %-52@ %7.3f ms %5.1f%%  ", i, step.label, kernel,
                               medians[i], medians[i] / total * 100) + rate)
         }
     }
@@ -147,21 +153,16 @@ struct Bench: ParsableCommand {
     }
 
     private func runPeer(script: String, model: String, batch: Int, channels: Int, threads: Int) throws -> Double? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: peerPython)
-        process.arguments = [script, "--model", model, "--batch", String(batch), "--height", String(size), "--width", String(size),
-                             "--channels", String(channels), "--threads", String(threads), "--min-runs", String(minRuns),
-                             "--min-seconds", String(minSeconds)]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            printError("note: the onnxruntime peer failed (exit \(process.terminationStatus))")
+        let arguments = [script, "--model", model, "--batch", String(batch), "--height", String(size), "--width", String(size),
+                         "--channels", String(channels), "--threads", String(threads), "--min-runs", String(minRuns),
+                         "--min-seconds", String(minSeconds)]
+        let (status, output) = try runProcess(peerPython, arguments: arguments)
+        // The peer prints one JSON object; only its median matters.
+        struct PeerResult: Decodable { var median_ms: Double? }
+        guard status == 0 else {
+            printError("note: the onnxruntime peer failed (exit \(status))")
             return nil
         }
-        return object["median_ms"] as? Double
+        return try JSONDecoder().decode(PeerResult.self, from: Data(output)).median_ms
     }
 }

@@ -1,6 +1,10 @@
 import ArgumentParser
 import EdgeBoards
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 struct Boards: ParsableCommand {
     static let configuration = CommandConfiguration(

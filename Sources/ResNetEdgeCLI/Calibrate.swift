@@ -1,5 +1,4 @@
 import ArgumentParser
-import Crypto
 import EdgeBoards
 import EdgeCalibration
 import EdgeDatasets
@@ -8,7 +7,12 @@ import EdgeImaging
 import EdgeModel
 import EdgeModelFile
 import EdgeRuntime
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 extension ObserverKind: ExpressibleByArgument {}
 
@@ -124,7 +128,7 @@ struct Calibrate: ParsableCommand {
             }
         }
         guard !samples.isEmpty else { throw ValidationError("no calibration image could be decoded") }
-        let setHash = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let setHash = hasher.finalize().map { String(printf: "%02x", $0) }.joined()
         printError("calibrating \(model.path) for \(boardName) on \(samples.count) images, \(threads) threads")
 
         var calibration = CalibrationOptions()
@@ -160,7 +164,7 @@ struct Calibrate: ParsableCommand {
         try ModelFile.write(ModelFileContents(graph: result.graph, metadata: metadata, packedWeights: packed), to: url)
         if let report { try reportJSON.write(to: URL(fileURLWithPath: report)) }
         let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
-        print(String(format: "wrote %@: %.2f MB, %d INT8 layers packed for %@ (%@)%@", out, Double(size) / 1e6, packed.count, boardName,
+        print(String(printf: "wrote %@: %.2f MB, %d INT8 layers packed for %@ (%@)%@", out, Double(size) / 1e6, packed.count, boardName,
                      scheme.layout.description, result.report.keptInHigherPrecision.isEmpty ? "" : ", \(result.report.keptInHigherPrecision.count) kept in FP32"))
     }
 
@@ -175,15 +179,14 @@ struct Calibrate: ParsableCommand {
 
     static func imageFiles(in directory: String) throws -> [URL] {
         let root = URL(fileURLWithPath: directory)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory else {
             throw ValidationError("--images \(directory) is not a directory")
         }
-        let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
-        var files: [URL] = []
-        while let url = enumerator?.nextObject() as? URL {
-            if ["jpg", "jpeg", "png"].contains(url.pathExtension.lowercased()) { files.append(url) }
-        }
+        // Recursive, hidden files included, as FileManager.enumerator(at:) was (not in FoundationEssentials).
+        let subpaths = (try? FileManager.default.subpathsOfDirectory(atPath: directory)) ?? []
+        let files = subpaths.map { root.appendingPathComponent($0, isDirectory: false) }
+            .filter { ["jpg", "jpeg", "png"].contains($0.pathExtension.lowercased()) }
         return files.sorted { $0.path < $1.path }
     }
 }

@@ -2,7 +2,12 @@ import ArgumentParser
 import EdgeImaging
 import EdgeModel
 import EdgeRuntime
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -58,7 +63,7 @@ struct Classify: ParsableCommand {
                 } else {
                     print(path)
                     for (index, (label, p)) in zip(c.indices, zip(c.labels, c.probabilities)) {
-                        print(String(format: "  %6.2f%%  %@ (%d)", Double(p) * 100, label, index))
+                        print(String(printf: "  %6.2f%%  %@ (%d)", Double(p) * 100, label, index))
                     }
                 }
             }

@@ -4,7 +4,12 @@ import EdgeImaging
 import EdgeModel
 import EdgeModelFile
 import EdgeRuntime
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -71,7 +76,7 @@ struct Evaluate: ParsableCommand {
                             "kernels": classifier.session.runsINT8 ? classifier.session.kernelVariant.rawValue : "fp32"]))
         } else {
             print("\(model.path) on \(set.summary), preprocessing: \(model.preprocessSource), \(classifier.session.precisionSummary)")
-            print(String(format: "top-1 %.4f (%d/%d)  top-5 %.4f  %.1f s, %.0f images/s, %d threads", counter.top1Accuracy, counter.top1,
+            print(String(printf: "top-1 %.4f (%d/%d)  top-5 %.4f  %.1f s, %.0f images/s, %d threads", counter.top1Accuracy, counter.top1,
                          counter.total, counter.top5Accuracy, seconds, Double(counter.total) / seconds, threads))
         }
         if failures > 0 { throw ExitCode(1) }

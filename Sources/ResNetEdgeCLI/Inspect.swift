@@ -2,7 +2,12 @@ import ArgumentParser
 import EdgeGraph
 import EdgeModelFile
 import EdgeONNX
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,7 +58,7 @@ struct Inspect: ParsableCommand {
             print(lpad(String(r.index), 4) + "  " + pad(r.node.name, nameWidth) + "  " + pad(op, 24) + "  " + pad(r.shape.description, 20)
                   + "  " + lpad(grouped(r.params), 10) + "  " + lpad(grouped(r.macs), 14))
         }
-        print(String(format: "total: %d layers, %@ parameters (%.2f M), %@ MACs (%.3f GMAC)", rows.count, grouped(totalParams),
+        print(String(printf: "total: %d layers, %@ parameters (%.2f M), %@ MACs (%.3f GMAC)", rows.count, grouped(totalParams),
                      Double(totalParams) / 1e6, grouped(totalMACs), Double(totalMACs) / 1e9))
     }
 

@@ -4,7 +4,12 @@ import EdgeImaging
 import EdgeModel
 import EdgeModelFile
 import EdgeRuntime
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// Options every command that runs a model shares.
 struct ModelOptions: ParsableArguments {
@@ -131,11 +136,10 @@ struct BoardResolution {
 
 /// Writes one line to standard error.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    writeStandardError(message + "\n")
 }
 
 /// A JSON line with stable key order, for scripts.
 func jsonLine(_ object: Any) -> String {
-    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    return String(decoding: data, as: UTF8.self)
+    jsonText(object, escapingSlashes: false)
 }

@@ -4,7 +4,11 @@ import EdgeDatasets
 import EdgeImaging
 import EdgeModel
 import EdgeModelFile
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// `resnet-edge package-model`: the model half of a board package (cross-toolchains/package-deb.sh wraps it into the
 /// .deb). What a freshly installed board runs is decided here, so it refuses anything but the right model: a `.rem`

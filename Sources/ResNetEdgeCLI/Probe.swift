@@ -4,7 +4,12 @@ import EdgeCapture
 import EdgeProbe
 import EdgeProbeTool
 import EdgeRuntime
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// `resnet-edge probe`: the on-device latency probe (run), and `probe compare A.json B.json`.
 struct Probe: ParsableCommand {
@@ -26,7 +31,7 @@ struct Probe: ParsableCommand {
 struct IntList: ExpressibleByArgument {
     var values: [Int]
     init?(argument: String) {
-        let parts = argument.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = argument.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmed(.whitespaces) }
         let numbers = parts.compactMap { Int($0) }
         guard !parts.isEmpty, numbers.count == parts.count else { return nil }
         values = numbers
@@ -39,7 +44,7 @@ struct IntList: ExpressibleByArgument {
 struct DurationArgument: ExpressibleByArgument {
     var seconds: Double
     init?(argument: String) {
-        let s = argument.trimmingCharacters(in: .whitespaces).lowercased()
+        let s = argument.trimmed(.whitespaces).lowercased()
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         var value: Double? = Double(s)
         if value == nil {
@@ -190,7 +195,7 @@ struct ProbeRun: ParsableCommand {
             printError("probe: wrote \(report)")
         }
         if json {
-            FileHandle.standardOutput.write(try result.jsonData())
+            writeStandardOutput(bytes: try result.jsonData())
             print()
         } else {
             print(ProbeSummary.text(result), terminator: "")
@@ -252,7 +257,7 @@ struct ProbeCompare: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            FileHandle.standardOutput.write(try encoder.encode(comparison))
+            writeStandardOutput(bytes: try encoder.encode(comparison))
             print()
         } else {
             print(comparison.renderText(), terminator: "")
@@ -278,7 +283,7 @@ struct ProbeReportCommand: ParsableCommand {
         let r = try ProbeResult.load(path: result)
         if let report {
             try Data(ProbeReport.html(r).utf8).write(to: URL(fileURLWithPath: report))
-            FileHandle.standardError.write(Data("probe: wrote \(report)\n".utf8))
+            writeStandardError("probe: wrote \(report)\n")
         }
         print(ProbeSummary.text(r), terminator: "")
     }

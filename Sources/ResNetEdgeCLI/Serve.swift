@@ -1,6 +1,11 @@
 import ArgumentParser
 import EdgeDaemon
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// `resnet-edge serve`: the camera-to-decision daemon (what `systemctl start resnet-edge` runs).
 struct Serve: ParsableCommand {
@@ -71,7 +76,7 @@ struct Serve: ParsableCommand {
         // Validated through the same TOML rules as the file, so `--width abc` and `width = "abc"` say the same.
         var lines: [String: [String]] = [:]
         func add(_ section: String, _ key: String, _ value: String) { lines[section, default: []].append("\(key) = \(value)") }
-        func str(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        func str(_ s: String) -> String { "\"" + s.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\"" }
         let cwd = FileManager.default.currentDirectoryPath
         func absolute(_ p: String) -> String { p.isEmpty || p.hasPrefix("/") ? p : cwd + "/" + p }
         if let model { add("model", "path", str(absolute(model))) }

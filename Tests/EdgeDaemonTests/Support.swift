@@ -289,3 +289,13 @@ func eventually(timeout: Double = 20, _ condition: () throws -> Bool) rethrows -
 func json(_ line: String) -> [String: Any]? {
     (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
 }
+
+extension NSLock {
+    /// The tests' own locks, used as EdgeDaemon uses its `Lock.locked` (which is not NSLock's since the daemon left
+    /// full Foundation).
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension ConfigurationLoader {
     /// What `serve --check-config` adds to the syntax check: the files exist, the board is known, the source can be

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// One problem in a configuration file: where it is and what is wrong, naming the key.
 public struct ConfigIssue: Equatable, Sendable, CustomStringConvertible {
@@ -82,14 +87,8 @@ public enum ConfigurationLoader {
         config = updated
     }
 
-    static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
-           let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
-            return String(cString: strerror(code.rawValue))
-        }
-        return ns.localizedDescription
-    }
+    /// The C library's text for the POSIX error behind a failed read ("No such file or directory").
+    static func reason(_ error: Error) -> String { errorReason(error) }
 
     // MARK: - Did you mean
 

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Everything `resnet-edge serve` is told by its TOML file (/etc/resnet-edge/resnet-edge.toml). Every key is
 /// documented in systemd/resnet-edge.toml and the README; `ConfigurationLoader` reads and validates them.

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// A TOML 1.0 reader that remembers the line of every key, so that configuration errors can point at it.
 ///
@@ -113,7 +118,7 @@ struct TOMLParser {
         switch byte {
         case UInt8(ascii: "\n"): return "a line break"
         case 0x20...0x7e: return "'\(Character(UnicodeScalar(byte)))'"
-        default: return String(format: "byte 0x%02x", byte)
+        default: return String(printf: "byte 0x%02x", byte)
         }
     }
 

@@ -1,6 +1,11 @@
 import EdgeCapture
 import EdgeProbe
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 import Prometheus
 
 /// The daemon's Prometheus metrics (GET /metrics), on swift-prometheus's registry: thread-safe collectors the
@@ -42,7 +47,7 @@ public final class DaemonMetrics: @unchecked Sendable {
     /// than a fake 0).
     private var sensorGauges: [String: Gauge] = [:]
 
-    private let lock = NSLock()
+    private let lock = Lock()
     private var modelInfo: Gauge?
     private var lastCapture: (id: ObjectIdentifier, captured: UInt64, dropped: UInt64, reopens: UInt64)?
 

@@ -6,7 +6,11 @@ import EdgeImaging
 import EdgeModel
 import EdgeModelFile
 import EdgeRuntime
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The board the daemon runs on, as `model.board` resolved it.
 public struct BoardChoice: Sendable {

@@ -1,5 +1,14 @@
 import EdgeCapture
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgeSupport
+import Dispatch
 
 /// What the pipeline reports about itself (for /healthz, STATUS= and the summary log line).
 public struct PipelineState: Sendable {
@@ -51,7 +60,7 @@ public final class Pipeline: @unchecked Sendable {
     private let notifier: SystemdNotifier
     private let log: DaemonLog
 
-    private let lock = NSLock()
+    private let lock = Lock()
     private var engine: ModelEngine
     private var capture: LatestFrameCapture
     private var pendingEngine: ModelEngine?
@@ -62,9 +71,9 @@ public final class Pipeline: @unchecked Sendable {
     /// Extra STATUS= text (e.g. why the last reload failed), kept until replaced.
     private var statusNote: String?
     private var stopRequested = false
-    private var thread: Thread?
+    private var threadStarted = false
     private let finished = DispatchSemaphore(value: 0)
-    private let swapped = NSCondition()
+    private let swapped = Condition()
     private var swapGeneration = 0
     /// Set once READY=1 went out (the first result, or the ready timeout).
     private var readySent = false
@@ -99,15 +108,12 @@ public final class Pipeline: @unchecked Sendable {
     public func start() {
         lock.locked { state.startedAt = monotonicSeconds() }
         capture.start()
-        let thread = Thread { [self] in
+        threadStarted = true
+        // Inference is the hot path: the default 512 KiB secondary-thread stack is plenty (buffers live in the arena).
+        startThread(name: "resnet-edge pipeline", stackSize: 4 << 20) { [self] in
             self.run()
             self.finished.signal()
         }
-        thread.name = "resnet-edge pipeline"
-        // Inference is the hot path: the default 512 KiB secondary-thread stack is plenty (buffers live in the arena).
-        thread.stackSize = 4 << 20
-        self.thread = thread
-        thread.start()
     }
 
     /// Stops the loop (within one capture wait and one inference) and the capture. Returns false if the loop did not
@@ -116,7 +122,7 @@ public final class Pipeline: @unchecked Sendable {
     public func stop(timeout: Double = 1.5) -> Bool {
         lock.locked { stopRequested = true }
         swapped.lock(); swapped.broadcast(); swapped.unlock()
-        let ended = thread == nil || finished.wait(timeout: .now() + timeout) == .success
+        let ended = !threadStarted || finished.wait(timeout: .now() + timeout) == .success
         let (c, pending) = lock.locked { (capture, pendingCapture) }
         Self.stop(c, within: 0.5)
         if let pending, pending.started { Self.stop(pending.capture, within: 0.2) }
@@ -129,12 +135,10 @@ public final class Pipeline: @unchecked Sendable {
         // A plain thread, not a Dispatch worker: under the unit's sandbox libdispatch logs a failed priority change
         // for every new worker thread.
         let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
+        startThread(name: "resnet-edge capture stop") {
             capture.stop()
             done.signal()
         }
-        thread.name = "resnet-edge capture stop"
-        thread.start()
         _ = done.wait(timeout: .now() + seconds)
     }
 
@@ -168,7 +172,7 @@ public final class Pipeline: @unchecked Sendable {
         defer { swapped.unlock() }
         while swapGeneration < target {
             if lock.locked({ stopRequested }) { return false }
-            if !swapped.wait(until: deadline) { return false }
+            if !swapped.wait(untilSecondsSince1970: deadline.timeIntervalSince1970) { return false }
         }
         return true
     }
@@ -200,7 +204,7 @@ public final class Pipeline: @unchecked Sendable {
         let age = now - last
         if age > staleAfter {
             let why = s.lastError.map { "; last error: \($0)" } ?? (s.capture.healthy ? "" : "; source not delivering")
-            return Health(healthy: false, reason: String(format: "no frame classified for %.1f s%@", age, why))
+            return Health(healthy: false, reason: String(printf: "no frame classified for %.1f s%@", age, why))
         }
         return Health(healthy: true, reason: "ok")
     }
@@ -209,7 +213,7 @@ public final class Pipeline: @unchecked Sendable {
     public func statusLine(now: Double = monotonicSeconds()) -> String {
         let s = snapshot
         let h = health(now: now)
-        var line = h.healthy ? (s.classified < 3 ? "classifying" : String(format: "%.1f fps", s.rate)) : "unhealthy: \(h.reason)"
+        var line = h.healthy ? (s.classified < 3 ? "classifying" : String(printf: "%.1f fps", s.rate)) : "unhealthy: \(h.reason)"
         line += "; \(s.model.summary); source \(s.sourceName)"
         line += "; \(s.classified) frames classified"
         if let note = lock.locked({ statusNote }) { line += "; \(note)" }
@@ -286,7 +290,7 @@ public final class Pipeline: @unchecked Sendable {
                         return state.classified == 1
                     }
                     if first {
-                        log.info("first frame classified: sequence \(frame.sequence), \(result.top.first.map { "\($0.label) \(String(format: "%.1f", $0.probability * 100))%" } ?? "-"), \(String(format: "%.1f", result.captureToResultMilliseconds)) ms from capture")
+                        log.info("first frame classified: sequence \(frame.sequence), \(result.top.first.map { "\($0.label) \(String(printf: "%.1f", $0.probability * 100))%" } ?? "-"), \(String(printf: "%.1f", result.captureToResultMilliseconds)) ms from capture")
                         if sendsReady && !readySent {
                             readySent = true
                             notifier.ready(status: statusLine(now: now))
@@ -379,13 +383,13 @@ struct SourceHealthLog {
             if !announced, stats.captured > 0 {
                 announced = true
                 if let camera = capture.source as? V4L2Camera, let n = camera.negotiated {
-                    log.info("source: \(name) delivers \(n.format.rawValue) \(n.width)x\(n.height) at \(String(format: "%.1f", n.fps)) fps")
+                    log.info("source: \(name) delivers \(n.format.rawValue) \(n.width)x\(n.height) at \(String(printf: "%.1f", n.fps)) fps")
                 } else {
                     log.info("source: \(name) delivers frames")
                 }
             }
             if let since = failingSince {
-                log.info(String(format: "source: %@ is back after %.1f s (%llu reopens so far)", name, now - since, stats.reopens))
+                log.info(String(printf: "source: %@ is back after %.1f s (%llu reopens so far)", name, now - since, stats.reopens))
                 failingSince = nil
                 lastError = nil
             }
@@ -399,7 +403,7 @@ struct SourceHealthLog {
             lastError = error
             lastReport = now
         } else if error != lastError || now - lastReport >= 60 {
-            log.warning(String(format: "source: %@ still failing after %.0f s: %@", name, now - failingSince!, error))
+            log.warning(String(printf: "source: %@ still failing after %.0f s: %@", name, now - failingSince!, error))
             lastError = error
             lastReport = now
         }

@@ -1,5 +1,9 @@
 import EdgeCapture
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Builds the frame source `[source]` describes. Checks what can be checked without opening it (files exist);
 /// a camera that is not there yet is fine: the capture keeps reopening it until it appears.
@@ -11,7 +15,7 @@ public enum SourceFactory {
             return V4L2Camera(CameraConfiguration(device: s.device, width: s.width, height: s.height, fps: max(1, Int(s.fps.rounded())),
                                                   pixelFormat: format, buffers: s.buffers))
         case .images:
-            var isDirectory: ObjCBool = false
+            var isDirectory = false
             guard FileManager.default.fileExists(atPath: s.path, isDirectory: &isDirectory) else {
                 throw DaemonError("source.path: \(s.path) does not exist")
             }

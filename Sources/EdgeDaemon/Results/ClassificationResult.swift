@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// One classified frame as clients see it. Encoded by hand (`json`) with a fixed key order: it is built ~30 times a
 /// second on the pipeline thread, and scripts diff it.
@@ -55,7 +60,7 @@ public struct ClassificationResult: Sendable, Equatable {
     /// A finite number with at most `digits` decimals and no exponent (JSON has no NaN/Infinity: those become 0).
     static func number(_ v: Double, _ digits: Int) -> String {
         guard v.isFinite else { return "0" }
-        var text = String(format: "%.\(digits)f", v)
+        var text = String(printf: "%.\(digits)f", v)
         if text.contains(".") {
             while text.hasSuffix("0") { text.removeLast() }
             if text.hasSuffix(".") { text.removeLast() }
@@ -72,7 +77,7 @@ public struct ClassificationResult: Sendable, Equatable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            case _ where scalar.value < 0x20: out += String(printf: "\\u%04x", scalar.value)
             default: out.unicodeScalars.append(scalar)
             }
         }

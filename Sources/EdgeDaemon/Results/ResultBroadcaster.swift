@@ -1,5 +1,10 @@
 import EdgeCapture
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 
 /// A connected client of the result stream (a Unix socket connection, an /events response).
 ///
@@ -21,7 +26,7 @@ public final class ResultBroadcaster: @unchecked Sendable {
         public var refusedClients: UInt64
     }
 
-    private let lock = NSLock()
+    private let lock = Lock()
     private var clients: [ObjectIdentifier: any ResultClient] = [:]
     private var latestJSON: String?
     private var latestResult: ClassificationResult?
@@ -103,7 +108,7 @@ public final class ResultBroadcaster: @unchecked Sendable {
     }
 }
 
-extension NSLock {
+extension Lock {
     @inline(__always)
     func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock()

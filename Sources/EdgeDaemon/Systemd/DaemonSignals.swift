@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -55,7 +60,7 @@ public enum DaemonSignals {
 /// Serialises reloads on one background thread.
 final class ReloadQueue: @unchecked Sendable {
     private let daemon: Daemon
-    private let lock = NSLock()
+    private let lock = Lock()
     private var running = false
     private var again = false
 
@@ -68,7 +73,7 @@ final class ReloadQueue: @unchecked Sendable {
             return true
         }
         guard start else { return }
-        let thread = Thread { [self] in
+        startThread(name: "resnet-edge reload") { [self] in
             while true {
                 daemon.reload()
                 let more = lock.locked { () -> Bool in
@@ -79,7 +84,5 @@ final class ReloadQueue: @unchecked Sendable {
                 if !more { break }
             }
         }
-        thread.name = "resnet-edge reload"
-        thread.start()
     }
 }

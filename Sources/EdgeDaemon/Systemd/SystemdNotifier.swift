@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EdgeSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -18,7 +23,7 @@ public final class SystemdNotifier: @unchecked Sendable {
     private let fd: Int32
     private var address = sockaddr_un()
     private var addressLength: socklen_t = 0
-    private let lock = NSLock()
+    private let lock = Lock()
 
     /// Reads $NOTIFY_SOCKET, $WATCHDOG_USEC and $WATCHDOG_PID from `environment`.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -104,6 +109,6 @@ public final class SystemdNotifier: @unchecked Sendable {
 
     /// A STATUS= value is one line.
     static func oneLine(_ text: String) -> String {
-        text.replacingOccurrences(of: "\n", with: " ")
+        text.replacingAll("\n", with: " ")
     }
 }
