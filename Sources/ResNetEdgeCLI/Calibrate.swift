@@ -110,7 +110,7 @@ struct Calibrate: ParsableCommand {
             samples.append(x)
             // The set's hash covers what was decoded (size and pixels), in order: the same images give the same hash
             // whatever their file names or container.
-            var header = [UInt32(image.width), UInt32(image.height), UInt32(image.channels)]
+            let header = [UInt32(image.width), UInt32(image.height), UInt32(image.channels)]
             header.withUnsafeBytes { hasher.update(bufferPointer: $0) }
             image.pixels.withUnsafeBytes { hasher.update(bufferPointer: $0) }
             names.append(name)
