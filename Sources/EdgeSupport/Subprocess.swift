@@ -12,6 +12,9 @@ import Musl
 /// environment, standard input and standard error; returns its exit status (the signal number if a signal ended it,
 /// as `Process.terminationStatus`) and everything it wrote to standard output. Throws if it cannot be started.
 public func runProcess(_ executable: String, arguments: [String]) throws -> (status: Int32, output: [UInt8]) {
+    // Checked first: where posix_spawn runs as fork + exec (qemu-user emulates glibc's CLONE_VFORK spawn that way), a
+    // program that cannot be executed is only an exit status 127 of the child, not an error of posix_spawn.
+    guard access(executable, X_OK) == 0 else { throw SystemCallError("cannot execute \(executable)") }
     var pipeFDs: [Int32] = [-1, -1]
     guard pipe(&pipeFDs) == 0 else { throw SystemCallError("pipe") }
     defer { close(pipeFDs[0]) }
