@@ -39,6 +39,7 @@ if [ "${RESNET_EDGE_SKIP_ARM:-0}" != 1 ]; then
   # The board packages as a user makes them: the reference FP32 ONNX plus calibration data, calibrated for each board
   # by package-deb.sh itself; installed into bookworm and bullseye arm64 roots, each run there under its board's CPU
   # (rpi4: cortex-a72, neon; rpi5: cortex-a76, neondot) against the host's logits.
+  t=$SECONDS; bash cross-toolchains/test-package-errors.sh; step "package-deb.sh on bad input"
   for board in rpi4 rpi5; do
     t=$SECONDS
     rm -rf "out/$board"
