@@ -36,19 +36,24 @@ public struct BoardDetection: Sendable {
 public enum BoardDetector {
     /// Detects from the live system.
     public static func detect(catalog: BoardCatalog, environment: [String: String] = ProcessInfo.processInfo.environment) -> BoardDetection {
-        detect(catalog: catalog,
-               deviceTreeModel: (try? String(contentsOfFile: "/proc/device-tree/model", encoding: .utf8)).map(trimmedDeviceTreeString),
-               cpuinfo: (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "",
-               hwcap: ck_cpu_feature_bits(), environment: environment)
+        let files = machineFiles(root: "")
+        return detect(catalog: catalog, deviceTreeModel: files.deviceTreeModel, cpuinfo: files.cpuinfo,
+                      hwcap: ck_cpu_feature_bits(), environment: environment)
     }
 
     /// Detects from a copy of a machine's files (`root`/proc/device-tree/model and `root`/proc/cpuinfo, as fixtures
     /// in the tests hold them), taking the CPU features from cpuinfo.
     public static func detect(catalog: BoardCatalog, machineRoot root: String, architecture: String, onlineCPUs: Int = 1) -> BoardDetection {
-        detect(catalog: catalog,
-               deviceTreeModel: (try? String(contentsOfFile: root + "/proc/device-tree/model", encoding: .utf8)).map(trimmedDeviceTreeString),
-               cpuinfo: (try? String(contentsOfFile: root + "/proc/cpuinfo", encoding: .utf8)) ?? "",
-               hwcap: nil, environment: [:], architecture: architecture, onlineCPUs: onlineCPUs)
+        let files = machineFiles(root: root)
+        return detect(catalog: catalog, deviceTreeModel: files.deviceTreeModel, cpuinfo: files.cpuinfo,
+                      hwcap: nil, environment: [:], architecture: architecture, onlineCPUs: onlineCPUs)
+    }
+
+    /// The two files detection reads, under `root` ("" for this machine): the device-tree model (NUL-terminated by
+    /// the kernel; nil where there is none) and /proc/cpuinfo ("" when unreadable).
+    static func machineFiles(root: String) -> (deviceTreeModel: String?, cpuinfo: String) {
+        ((try? String(contentsOfFile: root + "/proc/device-tree/model", encoding: .utf8)).map(trimmedDeviceTreeString),
+         (try? String(contentsOfFile: root + "/proc/cpuinfo", encoding: .utf8)) ?? "")
     }
 
     /// Detects from given facts (testable):

@@ -7,12 +7,13 @@ public enum ModelFileBoardCheck {
 
     /// Throws unless `fileBoard` is `generic` or equals `runningBoard` (a board profile id such as "rpi4";
     /// nil when this machine matches no profile). `remake` is the command that makes the right file
-    /// (`ModelMetadata.calibrateCommand`), quoted in the error.
-    public static func check(fileBoard: String, runningBoard: String?, kernelLayout: String = "", remake: String? = nil) throws {
+    /// (`ModelMetadata.calibrateCommand`), quoted in the error and only made when the check fails.
+    public static func check(fileBoard: String, runningBoard: String?, kernelLayout: String = "",
+                             remake: @autoclosure () -> String? = nil) throws {
         if fileBoard == generic || fileBoard == runningBoard { return }
         let made = kernelLayout.isEmpty ? fileBoard : "\(fileBoard) (\(kernelLayout) kernels)"
         let here = runningBoard.map { "this machine is \($0)" } ?? "this machine matches no known board"
-        let fix = remake.map { "make one for it with: \($0)" } ?? "calibrate the model again with --board \(runningBoard ?? "auto") (or --board generic)"
+        let fix = remake().map { "make one for it with: \($0)" } ?? "calibrate the model again with --board \(runningBoard ?? "auto") (or --board generic)"
         throw ModelFileError("the model file was made for \(made), \(here); \(fix)")
     }
 }
