@@ -15,8 +15,11 @@ import Darwin
 
 /// Splits loops over the worker threads of one inference session.
 ///
-/// Work is divided into at most `threadCount` tasks with a static, deterministic split, so each worker
-/// touches one block of output and results do not depend on the thread count.
+/// A layer's work is a list of independent items (output tiles, pixel chunks, blocks of elements) that the
+/// threads take one chunk at a time from a shared atomic counter (`forEachChunk`, as pthreadpool hands out
+/// tiles): a thread that finishes early, or a core that is busy with capture or HTTP, costs the layer only the
+/// chunk in flight instead of a fixed share. Every item is computed whole by one thread, so results do not depend
+/// on the thread count or on which thread took what.
 ///
 /// The pool keeps `threadCount - 1` persistent workers; the calling thread runs task 0. Between parallel
 /// steps the workers spin briefly on an atomic generation counter (an inference is ~30 steps of 0.05-1 ms:
@@ -74,19 +77,39 @@ public final class ThreadPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { state.run(tasks: tasks, threads: threadCount, $0) }
     }
 
-    /// Calls `body` on disjoint ranges that together cover `0..<count`, in parallel.
-    /// `grain` is the smallest range worth handing to a thread.
-    public func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+    /// Calls `body(thread, items)` on disjoint ranges of at most `grain` items that together cover `0..<count`,
+    /// in parallel: each thread takes the next range from a shared counter until none is left. `thread` is the
+    /// taking thread's index in `0..<threadCount` (for per-thread scratch); the caller is thread 0. With one
+    /// thread, or one range, the caller runs `body(0, 0..<count)` itself: no atomics on the single-thread path.
+    public func forEachChunk(_ count: Int, grain: Int = 1, _ body: (_ thread: Int, _ items: Range<Int>) -> Void) {
         guard count > 0 else { return }
-        let chunks = min(threadCount, max(1, count / max(1, grain)))
-        if chunks == 1 {
-            body(0..<count)
+        let grain = max(1, grain)
+        let chunks = (count + grain - 1) / grain
+        guard chunks > 1, let state else {
+            body(0, 0..<count)
             return
         }
-        runTasks(chunks) { chunk in
-            let begin = count * chunk / chunks, end = count * (chunk + 1) / chunks
-            if begin < end { body(begin..<end) }
+        state.nextChunk.store(0, ordering: .relaxed)
+        runTasks(min(threadCount, chunks)) { thread in
+            while true {
+                // Relaxed: the counter only hands out indices; the data each range reads was published before the
+                // call (the generation bump) and what it writes is published by its end (the pending count).
+                let chunk = state.nextChunk.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard chunk < chunks else { return }
+                body(thread, (chunk * grain)..<min(count, (chunk + 1) * grain))
+            }
         }
+    }
+
+    /// Calls `body` on disjoint ranges that together cover `0..<count`, in parallel. `grain` is the smallest range
+    /// worth handing to a thread; ranges are about a quarter of a thread's share (at least `grain`), taken
+    /// dynamically (`forEachChunk`), so uneven ranges and a busy core even out. Every range but the last starts
+    /// and ends on a multiple of `unit` (whole vector blocks for the kernels that need them).
+    public func parallelFor(_ count: Int, grain: Int = 1, multipleOf unit: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let unit = max(1, unit)
+        let share = max(max(1, grain), (count + 4 * threadCount - 1) / (4 * threadCount))
+        forEachChunk(count, grain: (share + unit - 1) / unit * unit) { _, range in body(range) }
     }
 }
 
@@ -97,6 +120,8 @@ private final class PoolState: @unchecked Sendable {
     let yieldIterations: Int
     /// Bumped once per parallel call (and at shutdown); workers run a call when they see it change.
     let generation = Atomic<Int>(0)
+    /// The next chunk of a `forEachChunk` call to hand out; reset by the caller before each such call.
+    let nextChunk = Atomic<Int>(0)
     /// Workers that have not finished the current call.
     let pending = Atomic<Int>(0)
     /// Workers blocked (or about to block) on the condition variable.

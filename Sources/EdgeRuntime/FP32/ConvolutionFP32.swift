@@ -111,11 +111,10 @@ struct ConvolutionFP32Kernel: Kernel {
         let rows = batch * window.outputHeight * window.outputWidth
         let k = packed.reductionSize, cout = packed.conv.outputChannels, tileRows = plan.tileRows
         let tiles = (rows + tileRows - 1) / tileRows
-        let tasks = min(pool.threadCount, tiles)
         let clamp = Clamp(packed.conv.activation)
-        pool.runTasks(tasks) { task in
-            let taskScratch = scratch + task * tileRows * k
-            for tile in (tiles * task / tasks)..<(tiles * (task + 1) / tasks) {
+        pool.forEachChunk(tiles) { thread, range in
+            let taskScratch = scratch + thread * tileRows * k
+            for tile in range {
                 let r0 = tile * tileRows, count = min(tileRows, rows - r0)
                 let a: UnsafePointer<Float>
                 if isDirect {

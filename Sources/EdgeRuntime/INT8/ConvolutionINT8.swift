@@ -2,9 +2,9 @@ import CKernels
 import EdgeGraph
 
 /// Output tiles of a GEMM-shaped INT8 layer: mr rows x `columnTile` columns, enumerated column-block
-/// major (a tile's packed weights are reused by every row tile that follows), split into one contiguous
-/// range per thread. Every output element is computed whole by one micro-kernel call, so any split gives
-/// the same bytes.
+/// major (a tile's packed weights are reused by every row tile that follows, and threads taking consecutive
+/// tiles share them in the cache), handed to the threads one at a time (`ThreadPool.forEachChunk`). Every
+/// output element is computed whole by one micro-kernel call, so any split gives the same bytes.
 struct GemmTiling {
     let mr: Int
     let groups: Int
@@ -25,15 +25,6 @@ struct GemmTiling {
         rest /= images
         let nt = rest % columnTiles
         return (rest / columnTiles, nt * columnTile, image, mt * mr)
-    }
-}
-
-/// Runs `body` over `count` work items split into at most `pool.threadCount` contiguous ranges.
-@inline(__always) func forEachRange(_ pool: ThreadPool, _ count: Int, _ body: (Int, Range<Int>) -> Void) {
-    let tasks = min(pool.threadCount, count)
-    guard tasks > 0 else { return }
-    pool.runTasks(tasks) { task in
-        body(task, (count * task / tasks)..<(count * (task + 1) / tasks))
     }
 }
 
@@ -117,7 +108,7 @@ struct ConvolutionINT8Kernel: Kernel {
         let g = packed.gemm!, t = tiling!
         let cin = packed.conv.inputChannels, cout = packed.conv.outputChannels
         let input = self.input, output = self.output
-        forEachRange(pool, t.count) { _, range in
+        pool.forEachChunk(t.count) { _, range in
             for index in range {
                 let (_, n0, _, m0) = t.tile(index)
                 g.gemm(min(g.mr, t.rows - m0), min(t.columnTile, g.nc - n0), g.kc, input + m0 * cin, cin,
@@ -132,7 +123,7 @@ struct ConvolutionINT8Kernel: Kernel {
         let imageBytes = window.inputHeight * window.inputWidth * cin
         let pixels = t.rows
         let indirection = self.indirection!, output = self.output, zero = UnsafePointer(packed.zero.int8)
-        forEachRange(pool, t.count) { _, range in
+        pool.forEachChunk(t.count) { _, range in
             for index in range {
                 let (group, n0, image, m0) = t.tile(index)
                 g.igemm(min(g.mr, pixels - m0), min(t.columnTile, g.nc - n0), g.kc, g.ks,
@@ -154,8 +145,8 @@ struct ConvolutionINT8Kernel: Kernel {
         // The GEMM runs K rounded up to its kr: the packer zero-filled those weights, so whatever the row's
         // spare bytes hold adds 0, and the kernel takes its full-width loads instead of the partial-k tail.
         let kc = min((g.kc + g.kr - 1) / g.kr * g.kr, stride)
-        forEachRange(pool, t.count) { task, range in
-            let rows = (scratch + task * perThread).assumingMemoryBound(to: Int8.self)
+        pool.forEachChunk(t.count) { thread, range in
+            let rows = (scratch + thread * perThread).assumingMemoryBound(to: Int8.self)
             for index in range {
                 let (_, _, image, p0) = t.tile(index)
                 let p1 = min(p0 + chunk, pixels)
@@ -184,7 +175,7 @@ struct ConvolutionINT8Kernel: Kernel {
         let chunks = (pixels + chunk - 1) / chunk
         let indirection = self.indirection!, output = self.output, zero = UnsafePointer(packed.zero.int8)
         let weights = d.pointer
-        forEachRange(pool, batch * chunks) { _, range in
+        pool.forEachChunk(batch * chunks) { _, range in
             for index in range {
                 let image = index / chunks, p0 = (index % chunks) * chunk
                 let count = min(chunk, pixels - p0)
@@ -215,7 +206,7 @@ struct FullyConnectedINT8Kernel: Kernel {
     func run(pool: ThreadPool) {
         let g = packed, t = tiling, k = g.kc, n = g.nc
         let input = self.input, output = self.output
-        forEachRange(pool, t.count) { _, range in
+        pool.forEachChunk(t.count) { _, range in
             for index in range {
                 let (_, n0, _, m0) = t.tile(index)
                 g.gemm(min(g.mr, t.rows - m0), min(t.columnTile, n - n0), k, input + m0 * k, k,

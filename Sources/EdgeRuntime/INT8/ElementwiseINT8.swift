@@ -29,11 +29,8 @@ struct AddINT8Kernel: Kernel {
         let function = self.function, params = UnsafePointer(self.params)
         let a = self.a, b = self.b, output = self.output
         // Blocks of 64 elements: whole vectors for every variant; any split gives the same bytes.
-        let blocks = (count + 63) / 64
-        let tasks = min(pool.threadCount, max(1, count / 16384))
-        pool.runTasks(tasks) { task in
-            let begin = blocks * task / tasks * 64, end = min(count, blocks * (task + 1) / tasks * 64)
-            if begin < end { function(end - begin, a + begin, b + begin, output + begin, params) }
+        pool.parallelFor(count, grain: 16384, multipleOf: 64) { range in
+            function(range.count, a + range.lowerBound, b + range.lowerBound, output + range.lowerBound, params)
         }
     }
 }
@@ -74,7 +71,7 @@ struct MaxPoolINT8Kernel: Kernel {
         let chunk = max(1, min(pixels, 8192 / max(channels, 1)))
         let chunks = (pixels + chunk - 1) / chunk
         let function = self.function, indirection = self.indirection, output = self.output, pad = self.pad
-        forEachRange(pool, batch * chunks) { _, range in
+        pool.forEachChunk(batch * chunks) { _, range in
             for index in range {
                 let image = index / chunks, p0 = (index % chunks) * chunk
                 function(channels, min(chunk, pixels - p0), ks, indirection + p0 * ks, image * imageBytes, pad,
@@ -118,7 +115,7 @@ struct GlobalAveragePoolINT8Kernel: Kernel {
             // Channel blocks are independent reductions: split them (and images), never the pixels.
             let blocks = (channels + 63) / 64
             let work = pool.threadCount > 1 && pixels * channels * batch >= 32768 ? batch * blocks : batch
-            forEachRange(pool, work) { _, range in
+            pool.forEachChunk(work) { _, range in
                 for index in range {
                     if work == batch {
                         function(pixels, channels, input + index * pixels * channels, channels, output + index * channels, params)
@@ -145,11 +142,8 @@ struct QuantizeKernel: Kernel {
     func run(pool: ThreadPool) {
         let scale = parameters.scale, zeroPoint = parameters.zeroPoint
         let input = self.input, output = self.output, fake = fakeQuantize
-        let blocks = (count + 255) / 256
-        let tasks = min(pool.threadCount, max(1, count / 65536))
-        pool.runTasks(tasks) { task in
-            let begin = blocks * task / tasks * 256, end = min(count, blocks * (task + 1) / tasks * 256)
-            guard begin < end else { return }
+        pool.parallelFor(count, grain: 65536, multipleOf: 256) { range in
+            let begin = range.lowerBound, end = range.upperBound
             if let output {
                 Self.quantize(input + begin, output + begin, end - begin, scale: scale, zeroPoint: zeroPoint)
                 if fake { Self.dequantize(output + begin, input + begin, end - begin, scale: scale, zeroPoint: zeroPoint) }
@@ -204,10 +198,8 @@ struct DequantizeKernel: Kernel {
 
     func run(pool: ThreadPool) {
         let scale = parameters.scale, zeroPoint = parameters.zeroPoint, input = self.input, output = self.output
-        let tasks = min(pool.threadCount, max(1, count / 65536))
-        pool.runTasks(tasks) { task in
-            let begin = count * task / tasks, end = count * (task + 1) / tasks
-            QuantizeKernel.dequantize(input + begin, output + begin, end - begin, scale: scale, zeroPoint: zeroPoint)
+        pool.parallelFor(count, grain: 65536) { range in
+            QuantizeKernel.dequantize(input + range.lowerBound, output + range.lowerBound, range.count, scale: scale, zeroPoint: zeroPoint)
         }
     }
 }
