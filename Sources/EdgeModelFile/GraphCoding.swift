@@ -404,16 +404,19 @@ struct GraphDecoder {
                 } reorder: { ohwi in
                     // OHWI per output channel -> OIHW.
                     if cig == 1 || ks == 1 { return ohwi }
-                    var oihw = [Int8](repeating: 0, count: ohwi.count)
-                    ohwi.withUnsafeBufferPointer { src in
-                        oihw.withUnsafeMutableBufferPointer { dst in
+                    // Pointer loops writing each channel's taps in a row: this runs over every weight at load.
+                    return [Int8](unsafeUninitializedCapacity: ohwi.count) { oihw, initialized in
+                        ohwi.withUnsafeBufferPointer { src in
                             for oc in 0..<cout {
-                                let base = oc * ks * cig
-                                for t in 0..<ks { for ci in 0..<cig { dst[base + ci * ks + t] = src[base + t * cig + ci] } }
+                                let from = src.baseAddress! + oc &* ks &* cig, to = oihw.baseAddress! + oc &* ks &* cig
+                                for ci in 0..<cig {
+                                    let row = to + ci &* ks
+                                    for t in 0..<ks { row[t] = from[t &* cig &+ ci] }
+                                }
                             }
                         }
+                        initialized = ohwi.count
                     }
-                    return oihw
                 }
             } else {
                 conv.weights = try floats(o, "weights", count: count, what: "[\(cout), \(cig), \(window.kernelHeight), \(window.kernelWidth)]", node: label)

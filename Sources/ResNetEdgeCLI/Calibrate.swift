@@ -13,6 +13,9 @@ import FoundationEssentials
 import Foundation
 #endif
 import EdgeSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension ObserverKind: ExpressibleByArgument {}
 
@@ -163,7 +166,9 @@ struct Calibrate: ParsableCommand {
         let url = URL(fileURLWithPath: out)
         try ModelFile.write(ModelFileContents(graph: result.graph, metadata: metadata, packedWeights: packed), to: url)
         if let report { try reportJSON.write(to: URL(fileURLWithPath: report)) }
-        let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
+        // FoundationEssentials gives the size as a UInt64 (`as? Int` gave 0 here): ask stat.
+        var st = stat()
+        let size = stat(out, &st) == 0 ? Int(st.st_size) : 0
         print(String(printf: "wrote %@: %.2f MB, %d INT8 layers packed for %@ (%@)%@", out, Double(size) / 1e6, packed.count, boardName,
                      scheme.layout.description, result.report.keptInHigherPrecision.isEmpty ? "" : ", \(result.report.keptInHigherPrecision.count) kept in FP32"))
     }

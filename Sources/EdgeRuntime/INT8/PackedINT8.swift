@@ -157,12 +157,13 @@ final class PackedGemmINT8 {
     let params: UnsafeMutablePointer<ck_qs8_minmax_params>
     let inputZeroPoint: Int8
 
-    /// `weights` in [groups][nc][ks][kc] order (OHWI per group), `bias` and `scales` per output channel.
-    init(node: Node, kernels: KernelSet, groups: Int, nc: Int, ks: Int, kc: Int, weights: [Int8], bias: [Int32], scales: [Float],
-         input: QuantizationParameters, output: QuantizationParameters, activation: Activation,
+    /// `weights` in [groups][nc][ks][kc] order (OHWI per group), `bias` and `scales` per output channel. `weights` is
+    /// only evaluated when the session packs them itself: a pre-packed blob of this geometry was checked when its
+    /// file was read (no -128, requantization equal to the scales'), and reordering a model's every weight only to
+    /// look at it again was a quarter of a `.rem`'s start-up.
+    init(node: Node, kernels: KernelSet, groups: Int, nc: Int, ks: Int, kc: Int, weights: @autoclosure () -> [Int8], bias: [Int32],
+         scales: [Float], input: QuantizationParameters, output: QuantizationParameters, activation: Activation,
          prepacked: PrepackedWeights.Blob? = nil) throws {
-        let requant = try checkedGemmRequantization(node, outputs: groups * nc, ks: ks, kc: kc, weights: weights, bias: bias,
-                                                    scales: scales, input: input, output: output)
         ukernel = kernels.gemm
         gemm = ukernel.gemm!
         igemm = ukernel.igemm!
@@ -174,9 +175,14 @@ final class PackedGemmINT8 {
         geometry = .gemm(nr: nr, kr: kr, inputOffset: Int(ukernel.input_offset), groups: groups, nc: nc, ks: ks, kc: kc,
                          inputZeroPoint: Int(input.zeroPoint))
         if let prepacked, prepacked.geometry == geometry, prepacked.bytes.count == geometry.byteCount, let base = prepacked.bytes.baseAddress {
+            try checkZeroPoint(node, input, "input")
+            try checkZeroPoint(node, output, "output")
             packedBuffer = nil
             pointer = base
         } else {
+            let weights = weights()
+            let requant = try checkedGemmRequantization(node, outputs: groups * nc, ks: ks, kc: kc, weights: weights, bias: bias,
+                                                        scales: scales, input: input, output: output)
             let buffer = try packGemmWeights(node, nr: nr, kr: kr, inputOffset: Int(ukernel.input_offset), groups: groups, nc: nc, ks: ks, kc: kc,
                                              weights: weights, bias: bias, requant: requant, inputZeroPoint: input.zeroPoint)
             packedBuffer = buffer
@@ -220,13 +226,22 @@ extension Convolution {
     /// The int8 weights in OHWI order ([Cout][KH*KW][Cin/groups]), as the GEMM packer and im2col want them.
     func int8WeightsOHWI(_ q: QuantizedWeights) -> [Int8] {
         let ks = window.kernelHeight * window.kernelWidth, cig = inputChannelsPerGroup
-        var out = [Int8](repeating: 0, count: q.values.count)
-        for o in 0..<outputChannels {
-            for ci in 0..<cig {
-                for t in 0..<ks { out[(o * ks + t) * cig + ci] = q.values[(o * cig + ci) * ks + t] }
+        // The same order; or counts that do not fit, which the packer's check reports.
+        if ks == 1 || cig == 1 || q.values.count != outputChannels * cig * ks { return q.values }
+        // Pointer loops: this runs over every weight a session packs itself (about 22 instructions a weight with
+        // indexed arrays).
+        return [Int8](unsafeUninitializedCapacity: q.values.count) { out, initialized in
+            q.values.withUnsafeBufferPointer { values in
+                let src = values.baseAddress!, dst = out.baseAddress!
+                for o in 0..<outputChannels {
+                    let from = src + o * cig * ks, to = dst + o * ks * cig
+                    for t in 0..<ks {
+                        for ci in 0..<cig { to[t * cig + ci] = from[ci * ks + t] }
+                    }
+                }
             }
+            initialized = q.values.count
         }
-        return out
     }
 }
 
