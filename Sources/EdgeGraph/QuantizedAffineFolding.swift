@@ -33,6 +33,7 @@ extension Graph {
     /// affine's activation fused, and its output is the affine's, quantized straight to s2. A channel with
     /// `a[c] == 0` is the constant `b[c]`: zero weights, bias `round(b[c] / s2)` at requantization scale ~1.
     /// What is dropped is the intermediate rounding and clipping at s1 (see the README for how close it stays).
+    /// An affine followed only by a quantized MaxPool takes the MaxPool's output parameters first (exact).
     ///
     /// Folded only when the affine is the convolution's single consumer (the conv output's Q/DQ feeds nothing
     /// else, and it is no graph output), the convolution has no activation of its own, the convolution's input
@@ -44,6 +45,16 @@ extension Graph {
         var producer = [Int?](repeating: nil, count: values.count)
         for (index, node) in nodes.enumerated() { producer[node.output] = index }
         let uses = useCounts()
+        // An affine whose output only a MaxPool reads, that MaxPool's output quantized (BatchNorm -> Relu -> MaxPool
+        // -> Q, the torchvision stem when BatchNorm and Relu are left unquantized): QuantizeLinear is monotone
+        // non-decreasing, so Q(max(x)) = max(Q(x)) and quantizing the MaxPool's input with its output's parameters
+        // changes no value. That gives the affine a quantized output to fold into.
+        for node in nodes {
+            guard case .maxPool = node.op, let q = values[node.output].quantization else { continue }
+            let x = node.inputs[0]
+            guard values[x].quantization == nil, uses[x] == 1, let p = producer[x], case .channelAffine = nodes[p].op else { continue }
+            values[x].quantization = q
+        }
         var report: [ChannelAffineFold] = []
         var removed = Set<Int>()
         for index in nodes.indices {
