@@ -18,7 +18,9 @@ calibration inputs, a classifier scaled from data with the top-1 margin enforced
 - reference-bn-u8: the trained reference model (../shared/models/resnet18-fashion-mnist-bn.onnx, BatchNorm as
   nodes) quantized on 128 Fashion-MNIST training images; onnxruntime's logits on the first 400 test images.
 
-onnxruntime runs every model at ORT_ENABLE_BASIC (the QDQ model as written, as make_fixtures.py's INT8 oracle).
+onnxruntime runs every model at ORT_ENABLE_BASIC (the QDQ model as written, as make_fixtures.py's INT8 oracle),
+and also with the QuantizeLinear/DequantizeLinear pair between each Conv and its BatchNorm removed (outputs
+`<name>.ort-no-conv-qdq.f32`): the float definition of the folded model, which the fold must match closely.
 Fixed seeds; skipped when the manifest's inputs digest (this script, make_fixtures.py, package versions, the
 reference model) matches. About 10 s on 2 cores.
 """
@@ -45,6 +47,10 @@ sys.path.insert(0, str(SCRIPT.parent))
 import make_fixtures as mf  # noqa: E402
 
 MANIFEST_VERSION = 1
+# The classifier's top-1 lead on every test input, as a fraction of max|logit| (make_fixtures.py uses 0.02): folding
+# drops a rounding the QDQ model does, which moves the logits by a few output steps; the fixture's classes must not
+# be near-ties at that scale.
+MARGIN = 0.25
 
 
 def resnetlike(seed: int) -> mf.Net:
@@ -78,7 +84,7 @@ def mbv2like(seed: int) -> mf.Net:
 
     x = cbr("/features.0", "features.0", "input", 3, 16, 3, 2)
     cin = 16
-    for i, (c, s, t) in enumerate([(16, 1, 1), (24, 2, 4), (24, 1, 4), (40, 2, 4)], start=1):
+    for i, (c, s, t) in enumerate([(16, 1, 1), (24, 2, 4), (24, 1, 4), (40, 2, 3)], start=1):
         scope, p = f"/features.{i}", f"features.{i}"
         h = x
         hidden = cin * t
@@ -102,7 +108,9 @@ def signed_gammas(net: mf.Net) -> dict:
             continue
         g = net.inits[n.input[1]].copy()
         g[0] = -g[0]
-        g[1] = 0.0
+        # The two BatchNorms summed before the classifier zero different channels: a channel constant at the
+        # pooled features would get a huge classifier weight (scaled by 1/std) and break the quantized logits.
+        g[2 if n.name.startswith("/layer2/downsample") else 1] = 0.0
         if n.name == "/bn1/BatchNormalization":
             g[5] = -g[5]
         net.inits[n.input[1]] = g
@@ -129,6 +137,32 @@ def quantize(src: Path, dst: Path, calibration: list[np.ndarray], activations: s
 def run_ort(path: Path, inputs: list[np.ndarray]) -> np.ndarray:
     sess = mf.ort_session(path, mf.default_threads())
     return np.concatenate([sess.run(None, {"input": x})[0] for x in inputs]).astype(np.float32)
+
+
+def without_conv_output_qdq(src: Path, dst: Path) -> int:
+    """The QDQ model with the QuantizeLinear/DequantizeLinear pair between each Conv and the BatchNormalization that
+    reads it removed: the float definition of what the importer's fold computes (returns the pairs removed)."""
+    m = onnx.load(str(src))
+    producer = {o: n for n in m.graph.node for o in n.output}
+    drop = []
+    for n in m.graph.node:
+        if n.op_type != "BatchNormalization":
+            continue
+        dq = producer.get(n.input[0])
+        q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+        if q is not None and q.op_type == "QuantizeLinear" and producer.get(q.input[0]) is not None \
+                and producer[q.input[0]].op_type == "Conv":
+            n.input[0] = q.input[0]
+            drop += [q.name, dq.name]
+    keep = [n for n in m.graph.node if n.name not in drop]
+    del m.graph.node[:]
+    m.graph.node.extend(keep)
+    used = {i for n in m.graph.node for i in n.input}
+    inits = [i for i in m.graph.initializer if i.name in used]
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(inits)
+    onnx.save(m, str(dst))
+    return len(drop) // 2
 
 
 def count_ops(path: Path) -> dict:
@@ -175,6 +209,12 @@ def main() -> int:
         y = run_ort(qpath, inputs)
         y.astype("<f4").tofile(out / f"{name}.ort.f32")
         ops = count_ops(qpath)
+        # onnxruntime on the same model without the Conv -> BatchNorm Q/DQ pairs (the fold's float definition).
+        nos1 = out / f"{name}.no-conv-qdq.onnx"
+        pairs = without_conv_output_qdq(qpath, nos1)
+        run_ort(nos1, inputs).astype("<f4").tofile(out / f"{name}.ort-no-conv-qdq.f32")
+        nos1.unlink()
+        extra = dict(extra, outputs_without_conv_qdq=f"{name}.ort-no-conv-qdq.f32", conv_qdq_pairs_removed=pairs)
         entry = {"name": name, "file": qpath.name, "inputs": f"{name}.input.f32", "input_shape": list(x.shape),
                  "outputs": f"{name}.ort.f32", "output_shape": list(y.shape), "batchnorms": ops.get("BatchNormalization", 0),
                  "ops": ops, **extra}
@@ -190,7 +230,7 @@ def main() -> int:
         net = builder(seed)
         changed = modify(net) if modify else {}
         # BatchNorm statistics from the calibration inputs, the classifier's top-1 margin on the test inputs.
-        mf.calibrate(net, np.concatenate(calib), [np.concatenate(test)], 1)
+        mf.calibrate(net, np.concatenate(calib), [np.concatenate(test)], 1, margin=MARGIN)
         fp32 = out / f"{family}.onnx"
         onnx.save(mf.make_model(net.nodes, mf.used_inits(net.nodes, net.inits), net.classes,
                                 input_shape=("N", 3, h, w), doc=f"resnet-edge QDQ fixture {family} (FP32, BatchNorm as nodes)"), fp32)
@@ -201,7 +241,7 @@ def main() -> int:
             ops = None
             if kind == "bnrelu":  # BatchNorm and Relu not quantized: Conv -> Q -> DQ -> BatchNorm -> Relu -> Q
                 ops = ["Conv", "Gemm", "Add", "MaxPool", "GlobalAveragePool", "Flatten"]
-            quantize(fp32, qpath, calib, act, ops)
+            quantize(fp32, qpath, calib + test, act, ops)  # the test inputs too: their logits must not saturate
             emit(name, qpath, test, {"signed_gammas": changed} if changed else {})
 
     # The trained reference model with BatchNorm nodes, on Fashion-MNIST.
