@@ -231,4 +231,33 @@ import TestSupport
             }
         }
     }
+
+    @Test("the vectorised float ChannelAffine equals the scalar formula bit for bit (vector body and tail, clamps)",
+          arguments: [[1, 13, 5, 3], [2, 40, 3, 3], [3, 19]])
+    func channelAffineMatchesScalar(_ dims: [Int]) throws {
+        let channels = dims[1]
+        let scale = (0..<channels).map { Float($0 % 5) * 0.37 - 0.6 }
+        let shift = (0..<channels).map { Float($0 % 3) * 0.11 - 0.1 }
+        for activation in [Activation.none, .relu, .clip(min: 0, max: 0.5)] {
+            var g = Graph()
+            let x = g.addValue("x", declaredShape: dims.map { .fixed($0) }), y = g.addValue("y")
+            g.inputs = [x]
+            g.addNode("affine", .channelAffine(scale: scale, shift: shift, activation: activation), inputs: [x], output: y)
+            g.outputs = [y]
+            let count = dims.reduce(1, *)
+            let input = (0..<count).map { Float(($0 * 7919) % 201) / 50 - 2 }
+            let session = try InferenceSession(graph: g, options: SessionOptions(threads: 2))
+            let out = try session.run(input: input, shape: Shape(dims)).values
+            let (lo, hi) = activation.bounds
+            let inner = dims.dropFirst(2).reduce(1, *)
+            var mismatches = 0
+            for i in 0..<count {
+                let c = (i / inner) % channels
+                let product = input[i] * scale[c]
+                let expected = min(max(product + shift[c], lo), hi)
+                if out[i].bitPattern != expected.bitPattern { mismatches += 1 }
+            }
+            #expect(mismatches == 0, "\(dims) \(activation): \(mismatches) of \(count) values differ from the scalar formula")
+        }
+    }
 }
