@@ -18,7 +18,7 @@ public struct ImportedModel: Sendable {
     public var metadata: [String: String]
     /// Every BatchNormalization that stayed a float ChannelAffine in the graph (one not directly after a float
     /// convolution) and whether it was then folded into a quantized convolution
-    /// (`Graph.foldQuantizedChannelAffines`); empty when there was none.
+    /// (`Graph.foldQuantizedChannelAffines`); empty when there was none or the import did not fold.
     public var affineFolds: [ChannelAffineFold] = []
 }
 
