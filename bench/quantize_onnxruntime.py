@@ -6,6 +6,11 @@ torchvision way (Pillow BILINEAR resize of the shorter side, centre crop, normal
 what `resnet-edge bench --int8-model` and `resnet-edge classify` run INT8, and what bench/onnxruntime_peer.py runs
 as onnxruntime's INT8 peer.
 
+By default the model is quantized as given, without onnxruntime's pre-processing (`quant_pre_process`: symbolic
+shape inference, onnxruntime's graph optimisation, which folds BatchNormalization into the convolution): a model
+with BatchNormalization nodes then keeps each one as a float node between a DequantizeLinear and a QuantizeLinear,
+as most users' quantize_static runs do. `--pre-process` runs quant_pre_process first (BatchNorm folded in float).
+
     .venv/bin/python bench/quantize_onnxruntime.py --model resnet18.onnx --output resnet18-qdq.onnx
     .venv/bin/python bench/quantize_onnxruntime.py --model m.onnx --output m-qdq.onnx --preprocess fashion-mnist \\
         --images ../shared/testdata/images --activations s8
@@ -93,6 +98,8 @@ def main() -> int:
                          "the model if present, else ImageNet for the model's input size)")
     ap.add_argument("--activations", choices=["u8", "s8"], default="u8", help="activation type (default u8)")
     ap.add_argument("--limit", type=int, default=0, help="use at most this many photos (0: all)")
+    ap.add_argument("--pre-process", action="store_true",
+                    help="run onnxruntime's quant_pre_process first (shape inference + optimisation: BatchNorm folded)")
     args = ap.parse_args()
 
     model = onnx.load(args.model, load_external_data=False)
@@ -113,11 +120,18 @@ def main() -> int:
         return 1
     tensors = [preprocess(p, spec) for p in photos]
     logging.getLogger().setLevel(logging.ERROR)  # quantize_static's advice to run its pre-processing first
-    quantize_static(args.model, args.output, Reader(model.graph.input[0].name, tensors), quant_format=QuantFormat.QDQ,
+    source = args.model
+    if args.pre_process:
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+        source = str(Path(args.output).with_suffix(".preprocessed.onnx"))
+        quant_pre_process(args.model, source, skip_symbolic_shape=True)  # sympy is not in the .venv
+    quantize_static(source, args.output, Reader(model.graph.input[0].name, tensors), quant_format=QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QUInt8 if args.activations == "u8" else QuantType.QInt8,
                     weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
                     extra_options={"WeightSymmetric": True})
-    print(f"{args.output}: QDQ, per-channel S8 weights, {args.activations.upper()} activations, "
+    if args.pre_process:
+        Path(source).unlink()
+    print(f"{args.output}: QDQ{' (pre-processed)' if args.pre_process else ''}, per-channel S8 weights, {args.activations.upper()} activations, "
           f"MinMax over {len(photos)} photos from {args.images}")
     return 0
 

@@ -15,3 +15,4 @@ fi
 .venv/bin/python Tests/Fixtures/make_fixtures.py
 .venv/bin/python Tests/Fixtures/make_operator_fixtures.py
 .venv/bin/python Tests/Fixtures/make_imaging_fixtures.py
+.venv/bin/python Tests/Fixtures/make_qdq_fixtures.py

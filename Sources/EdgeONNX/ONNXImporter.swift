@@ -16,6 +16,10 @@ public struct ImportedModel: Sendable {
     public var producer: String
     /// The model's `metadata_props` (e.g. a labels list or preprocessing spec a tool put there).
     public var metadata: [String: String]
+    /// Every BatchNormalization that stayed a float ChannelAffine in the graph (one not directly after a float
+    /// convolution) and whether it was then folded into a quantized convolution
+    /// (`Graph.foldQuantizedChannelAffines`); empty when there was none or the import did not fold.
+    public var affineFolds: [ChannelAffineFold] = []
 }
 
 /// Reads ONNX models (the protobuf from `torch.onnx.export` and friends) into the graph IR.
@@ -23,6 +27,10 @@ public struct ImportedModel: Sendable {
 /// At import: BatchNormalization following a convolution is folded into its weights, ReLU and Clip are
 /// fused into their producer, Identity/Dropout disappear, Gemm/MatMul with constant weights become
 /// fully connected layers, and Constant nodes and initializers are consumed by the operators that need them.
+/// In a QDQ model, a BatchNormalization between the DequantizeLinear of a quantized convolution's output and
+/// the next QuantizeLinear (what `quantize_static` writes without its pre-processing) is folded into that
+/// convolution's int8 weights and per-channel requantization (`Graph.foldQuantizedChannelAffines`), unless
+/// `foldQuantizedAffines` is false.
 public enum ONNXImporter {
     /// The operators this importer lowers, for error messages.
     public static let supportedOperators = [
@@ -30,17 +38,17 @@ public enum ONNXImporter {
         "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "QuantizeLinear", "Relu", "Reshape",
     ]
 
-    public static func load(contentsOf url: URL) throws -> ImportedModel {
+    public static func load(contentsOf url: URL, foldQuantizedAffines: Bool = true) throws -> ImportedModel {
         let data: Data
         do {
             data = try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
             throw ONNXImportError("cannot read \(url.path): \(FileManager.default.fileExists(atPath: url.path) ? "permission denied or not a regular file" : "no such file")")
         }
-        return try load(data: data)
+        return try load(data: data, foldQuantizedAffines: foldQuantizedAffines)
     }
 
-    public static func load(data: Data) throws -> ImportedModel {
+    public static func load(data: Data, foldQuantizedAffines: Bool = true) throws -> ImportedModel {
         guard !data.isEmpty else { throw ONNXImportError("not an ONNX model: the file is empty") }
         if let kind = knownForeignFormat(data) {
             throw ONNXImportError("not an ONNX model: this looks like \(kind)")
@@ -60,12 +68,17 @@ public enum ONNXImporter {
             throw ONNXImportError("the model imports ai.onnx opset \(opset); resnet-edge needs opset 7 or later (re-export with opset_version=17)")
         }
         var builder = GraphBuilder(opset: opset)
-        let graph = try builder.build(proto.graph)
+        var graph = try builder.build(proto.graph)
+        var folds: [ChannelAffineFold] = []
+        if foldQuantizedAffines {
+            folds = graph.foldQuantizedChannelAffines()
+            try graph.validate()
+        }
         var metadata = [String: String]()
         for entry in proto.metadataProps { metadata[entry.key] = entry.value }
         return ImportedModel(graph: graph, irVersion: Int(proto.irVersion), opsetVersion: opset,
                              producer: [proto.producerName, proto.producerVersion].filter { !$0.isEmpty }.joined(separator: " "),
-                             metadata: metadata)
+                             metadata: metadata, affineFolds: folds)
     }
 
     /// Formats people commonly pass by mistake, recognised by their magic bytes.

@@ -52,6 +52,9 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Also print each step's median time (nodes and INT8/FP32 conversions, on standard error).")
     var layers = false
 
+    @Flag(name: .long, help: "Import a QDQ model's BatchNorms as float ChannelAffine steps instead of folding them into the quantized convolutions (to measure the fold).")
+    var keepQdqBatchnorm = false
+
     func validate() throws {
         guard batch.allSatisfy({ $0 >= 1 }), threads.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--batch and --threads take positive numbers") }
     }
@@ -72,7 +75,7 @@ struct Bench: ParsableCommand {
             // (bench the QDQ ONNX model beside it for that).
             let isModelFile = ModelFile.looksLikeModelFile(URL(fileURLWithPath: path))
             let modelFile = isModelFile ? try ClassificationModel.load(path: path) : nil
-            let graph = try modelFile?.graph ?? ONNXImporter.load(contentsOf: URL(fileURLWithPath: path)).graph
+            let graph = try modelFile?.graph ?? ONNXImporter.load(contentsOf: URL(fileURLWithPath: path), foldQuantizedAffines: !keepQdqBatchnorm).graph
             let channels: Int = {
                 if case .fixed(let c)? = graph.values[graph.inputs[0]].declaredShape?[1] { return c }
                 return 3
