@@ -394,28 +394,12 @@ struct GraphDecoder {
             if o.has("quantized") {
                 guard !o.has("weights") else { throw ModelFileError("section 'graph': \(label): has both float weights and INT8 weights") }
                 conv.quantized = try quantized(o, node: label, name: name, index: index, input: inputs[0], output: output,
-                                               count: count, outputs: cout) { kind in
+                                               count: count, outputs: cout, taps: ks) { kind in
                     switch kind {
                     case let .gemm(_, _, _, g, nc, pks, kc, _):
                         return g == groups && g * nc == cout && ((pks == ks && kc == cig) || (pks == 1 && kc == ks * cig))
                     case let .depthwise(_, c, pks, _):
                         return groups == cout && cig == 1 && c == cout && pks == ks
-                    }
-                } reorder: { ohwi in
-                    // OHWI per output channel -> OIHW.
-                    if cig == 1 || ks == 1 { return ohwi }
-                    // Pointer loops writing each channel's taps in a row: this runs over every weight at load.
-                    return [Int8](unsafeUninitializedCapacity: ohwi.count) { oihw, initialized in
-                        ohwi.withUnsafeBufferPointer { src in
-                            for oc in 0..<cout {
-                                let from = src.baseAddress! + oc &* ks &* cig, to = oihw.baseAddress! + oc &* ks &* cig
-                                for ci in 0..<cig {
-                                    let row = to + ci &* ks
-                                    for t in 0..<ks { row[t] = from[t &* cig &+ ci] }
-                                }
-                            }
-                        }
-                        initialized = ohwi.count
                     }
                 }
             } else {
@@ -431,10 +415,10 @@ struct GraphDecoder {
             if o.has("quantized") {
                 guard !o.has("weights") else { throw ModelFileError("section 'graph': \(label): has both float weights and INT8 weights") }
                 fc.quantized = try quantized(o, node: label, name: name, index: index, input: inputs[0], output: output,
-                                             count: count, outputs: outFeatures) { kind in
+                                             count: count, outputs: outFeatures, taps: 1) { kind in
                     if case let .gemm(_, _, _, g, nc, ks, kc, _) = kind { return g == 1 && nc == outFeatures && ks == 1 && kc == inFeatures }
                     return false
-                } reorder: { $0 }
+                }
             } else {
                 fc.weights = try floats(o, "weights", count: count, what: "[\(outFeatures), \(inFeatures)]", node: label)
             }
@@ -470,8 +454,7 @@ struct GraphDecoder {
     /// Reads an INT8 node's scales and packed blob, checks the blob against the node, and recovers the
     /// canonical quantized weights by unpacking it.
     mutating func quantized(_ o: JSONObject, node label: String, name: String, index: Int, input: ValueID, output: ValueID,
-                            count: Int, outputs: Int, fits: (PackedWeightsBlob.Kind) -> Bool,
-                            reorder: ([Int8]) -> [Int8]) throws -> QuantizedWeights {
+                            count: Int, outputs: Int, taps: Int, fits: (PackedWeightsBlob.Kind) -> Bool) throws -> QuantizedWeights {
         let q = try o.object("quantized")
         let scales = try floats(q, "scales", count: outputs, what: "\(outputs) output channels", node: label, positive: true)
         let p = try q.object("packed")
@@ -505,7 +488,7 @@ struct GraphDecoder {
         }
         let unpacked: UnpackedWeights
         do {
-            unpacked = try kind.unpack(blob)
+            unpacked = try kind.unpack(blob, taps: taps)   // OIHW, the graph's order
         } catch let e as ModelFileError {
             throw ModelFileError("section 'graph': \(label): \(e.description)")
         }
@@ -521,6 +504,6 @@ struct GraphDecoder {
             }
         }
         packed[index] = PackedWeightsView(node: name, nodeIndex: index, kind: kind, bytes: blob)
-        return QuantizedWeights(values: reorder(unpacked.weights), scales: scales, bias: unpacked.bias)
+        return QuantizedWeights(values: unpacked.weights, scales: scales, bias: unpacked.bias)
     }
 }

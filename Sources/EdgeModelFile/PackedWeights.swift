@@ -137,7 +137,8 @@ public struct PackedRequantization: Sendable, Equatable {
 
 /// The contents of a packed blob in canonical order.
 public struct UnpackedWeights: Sendable, Equatable {
-    /// [outputs][reduction]: [groups*nc][ks][kc] for GEMM blobs (OHWI per output channel), [channels][ks] for depthwise.
+    /// [outputs][reduction]: [groups*nc][ks][kc] for GEMM blobs (OHWI per output channel; OIHW when unpacked with the
+    /// convolution's taps), [channels][ks] for depthwise.
     public var weights: [Int8]
     /// The original int32 bias per output channel (the packed bias with the input zero point unfolded).
     public var bias: [Int32]
@@ -151,19 +152,24 @@ extension PackedWeightsBlob.Kind {
     /// size the geometry gives, that every padding byte (columns past nc, k past kc, the depthwise row pad)
     /// is zero, that no weight is -128 (the kernels need [-127, 127]) and that every requantization is one
     /// `ck_requant_from_scale` can produce. Throws one line saying what is wrong.
-    public func unpack(_ bytes: UnsafeRawBufferPointer) throws -> UnpackedWeights {
+    ///
+    /// `taps`: with 1 (the default) the weights come back as the packer took them, OHWI per output channel
+    /// ([tap][channel in tap]); with the convolution's KH*KW they come back OIHW ([channel in tap][tap]), the graph's
+    /// order, written there directly rather than reordered in a second pass over every weight.
+    public func unpack(_ bytes: UnsafeRawBufferPointer, taps: Int = 1) throws -> UnpackedWeights {
         do {
-            return try unpackChecked(bytes)
+            return try unpackChecked(bytes, taps: taps)
         } catch let e as PackError {
             throw ModelFileError("packed weights (\(self)): \(e.why)")
         }
     }
 
-    func unpackChecked(_ blob: UnsafeRawBufferPointer) throws -> UnpackedWeights {
+    func unpackChecked(_ blob: UnsafeRawBufferPointer, taps: Int = 1) throws -> UnpackedWeights {
         let g = try checkedGeometry()
         let expected = g.blocks * g.blockSize
         guard blob.count == expected else { throw PackError("\(blob.count) bytes; the geometry needs \(expected)") }
         let outputs = outputChannels, reduction = self.reduction
+        guard taps >= 1, reduction % taps == 0 else { throw PackError("\(reduction) weights per output channel are not \(taps) taps") }
         var weights = [Int8](repeating: 0, count: outputs * reduction)
         var bias = [Int32](repeating: 0, count: outputs)
         var requant = [PackedRequantization](repeating: PackedRequantization(multiplier: 0, leftShift: 0, rightShift: 0), count: outputs)
@@ -187,7 +193,7 @@ extension PackedWeightsBlob.Kind {
                     // again, byte by byte, to say which byte is wrong.
                     let source = blob.baseAddress!.advanced(by: base + g.weightsOffset).assumingMemoryBound(to: Int8.self)
                     if Self.copyGemmBlock(source, to: w.baseAddress! + (group * nc + n0) * ks * kc, nr: nr, kr: kr, ks: ks, kc: kc,
-                                          columns: columns) { break }
+                                          columns: columns, taps: taps) { break }
                     let kBlocks = (kc + kr - 1) / kr
                     var p = base + g.weightsOffset
                     for t in 0..<ks {
@@ -207,6 +213,8 @@ extension PackedWeightsBlob.Kind {
                             p += nr * kr
                         }
                     }
+                    // The walk finds what the fast copy rejected; a block both accept cannot get here.
+                    throw PackError("block \(block): weights the fast copy rejected and the check did not")
                 case let .depthwise(cr, _, ks, _):
                     let p = base + g.weightsOffset
                     for t in 0..<ks {
@@ -251,48 +259,45 @@ extension PackedWeightsBlob.Kind {
         return UnpackedWeights(weights: weights, bias: bias, requantization: requant)
     }
 
-    /// Copies one GEMM block's weights ([ks][k blocks][nr][kr]) to their [channel][tap][k] places at `destination`
-    /// (the block's first channel; channels ks * kc apart). False if a weight is -128 or a padding byte (a column
-    /// past `columns`, k past kc) is not zero. Pointer loops, one output channel at a time so the innermost loop
-    /// runs along k, with the checks folded into a minimum and an OR: with a bounds-checked, throwing loop per
-    /// byte, unpacking took about 85 instructions a weight, 40 % of a ResNet18 `.rem`'s start-up (callgrind).
+    /// Copies one GEMM block's weights ([ks][k blocks][nr][kr]) to their places at `destination` (the block's first
+    /// channel; channels ks * kc apart): position r = t * kc + k of a channel's reduction is OHWI tap r / cig, input
+    /// channel r % cig (cig = ks * kc / taps), written to ci * taps + tap (OIHW; with taps 1 that is r). False if a
+    /// weight is -128 or a padding byte (a column past `columns`, k past kc) is not zero. Pointer loops, one output
+    /// channel at a time, the checks folded into a minimum and an OR: with a bounds-checked, throwing loop per byte
+    /// and a second pass to reorder, this took about 100 instructions a weight, half of a ResNet18 `.rem`'s start-up.
     @inline(__always)
     static func copyGemmBlock(_ source: UnsafePointer<Int8>, to destination: UnsafeMutablePointer<Int8>, nr: Int, kr: Int, ks: Int, kc: Int,
-                              columns: Int) -> Bool {
+                              columns: Int, taps: Int) -> Bool {
         var minimum: Int8 = 0, padding: Int8 = 0
-        let kBlocks = (kc &+ kr &- 1) / kr, fullBlocks = kc / kr, tail = kc &- fullBlocks &* kr
+        let kBlocks = (kc &+ kr &- 1) / kr
         let blockStride = nr &* kr, tapStride = kBlocks &* blockStride
+        let reduction = ks &* kc, cig = reduction / taps
         for j in 0..<nr {
+            if j >= columns {
+                for t in 0..<ks {
+                    let from = source + t &* tapStride + j &* kr
+                    for kb in 0..<kBlocks { for i in 0..<kr { padding |= from[kb &* blockStride &+ i] } }
+                }
+                continue
+            }
+            let to = destination + j &* reduction
+            // (tap, input channel) of reduction position r, advanced as r counts up: no division per weight.
+            var tap = 0, ci = 0
             for t in 0..<ks {
                 let from = source + t &* tapStride + j &* kr
-                if j >= columns {
-                    for kb in 0..<kBlocks { for i in 0..<kr { padding |= from[kb &* blockStride &+ i] } }
-                    continue
-                }
-                let to = destination + j &* ks &* kc + t &* kc
-                if kr == 1 {
-                    for k in 0..<kc {
-                        let v = from[k &* blockStride]
-                        to[k] = v
+                var k = 0
+                for kb in 0..<kBlocks {
+                    let block = from + kb &* blockStride
+                    let kn = Swift.min(kr, kc &- k)
+                    for i in 0..<kn {
+                        let v = block[i]
+                        to[ci &* taps &+ tap] = v
                         minimum = Swift.min(minimum, v)
+                        ci &+= 1
+                        if ci == cig { ci = 0; tap &+= 1 }
                     }
-                } else {
-                    for kb in 0..<fullBlocks {
-                        for i in 0..<kr {
-                            let v = from[kb &* blockStride &+ i]
-                            to[kb &* kr &+ i] = v
-                            minimum = Swift.min(minimum, v)
-                        }
-                    }
-                }
-                if tail > 0 {
-                    let last = from + fullBlocks &* blockStride
-                    for i in 0..<tail {
-                        let v = last[i]
-                        to[fullBlocks &* kr &+ i] = v
-                        minimum = Swift.min(minimum, v)
-                    }
-                    for i in tail..<kr { padding |= last[i] }
+                    for i in kn..<kr { padding |= block[i] }
+                    k &+= kr
                 }
             }
         }

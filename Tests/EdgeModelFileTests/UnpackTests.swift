@@ -27,6 +27,30 @@ struct ModelFileUnpackTests {
         }
     }
 
+    /// With the convolution's taps the weights come back OIHW, as the graph holds them: for the IGEMM geometry (ks
+    /// taps of kc = Cin channels) and for the im2col/GEMM one (one tap of KH*KW*Cin), every layout, random shapes.
+    @Test("GEMM blobs unpack straight to OIHW given the taps, both geometries, all four layouts", arguments: GemmLayout.all)
+    func gemmUnpacksToOIHW(layout: GemmLayout) throws {
+        var rng = TestRNG(UInt64(layout.nr * 1000 + layout.kr))
+        for trial in 0..<30 {
+            let nc = rng.int(1...21), taps = [4, 9, 25][rng.int(0...2)], cig = rng.int(1...19)
+            let im2col = trial % 2 == 1
+            let (ks, kc) = im2col ? (1, taps * cig) : (taps, cig)
+            let ohwi = (0..<(nc * taps * cig)).map { _ in Int8(rng.int(-127...127)) }
+            var oihw = [Int8](repeating: 0, count: ohwi.count)
+            for o in 0..<nc { for t in 0..<taps { for c in 0..<cig { oihw[(o * cig + c) * taps + t] = ohwi[(o * taps + t) * cig + c] } } }
+            let bias = (0..<nc).map { _ in Int32(rng.int(-100_000...100_000)) }
+            let blob = packGemm(layout, groups: 1, nc: nc, ks: ks, kc: kc, inputZeroPoint: 3, weights: ohwi, bias: bias,
+                                requant: (0..<nc).map { _ in requant(0.01) })
+            let kind = PackedWeightsBlob.Kind.gemm(nr: layout.nr, kr: layout.kr, inputOffset: layout.inputOffset, groups: 1,
+                                                   nc: nc, ks: ks, kc: kc, inputZeroPoint: 3)
+            let u = try blob.withUnsafeBytes { try kind.unpack($0, taps: taps) }
+            #expect(u.weights == oihw, "trial \(trial): nc \(nc) taps \(taps) cig \(cig) \(im2col ? "im2col" : "igemm")")
+            #expect(u.bias == bias, "trial \(trial)")
+            #expect(try blob.withUnsafeBytes { try kind.unpack($0) }.weights == ohwi)
+        }
+    }
+
     @Test("depthwise blobs unpack to the packer's input", arguments: [16, 1, 8])
     func depthwiseRoundTrip(cr: Int) throws {
         var rng = TestRNG(UInt64(cr))

@@ -15,3 +15,4 @@
 #include "ck-pack.h"
 #include "ck-indirection.h"
 #include "ck-config.h"
+#include "ck-crc32.h"
