@@ -306,15 +306,29 @@ def symbolize(vaddr, maps):
                     eva = foff - p_off + p_va
             base = os.path.basename(path)
             if eva is None or not info["syms"]:
-                return f"{base}+{foff:#x}", base, info["table"]
+                return f"{base}:unnamed", base, info["table"]
             i = bisect.bisect_right(info["addrs"], eva) - 1
             if i < 0:
-                return f"{base}+{eva:#x}", base, info["table"]
+                return f"{base}:unnamed", base, info["table"]
             value, size, name = info["syms"][i]
-            if size and eva >= value + size and info["table"] == "dynsym":
-                return f"{base}:?(after {name})", base, info["table"]
+            if size and eva >= value + size:
+                return f"{base}:unnamed", base, info["table"]
             return name, base, info["table"]
     return "<no file>", "<anon>", None
+
+
+# What a block computes, from its encodings (for code without a symbol: stripped libraries keep only .dynsym).
+KINDS = [("int8 dot-product code (sdot/udot)", [(0x9f20fc00, 0x0e809400), (0x9fc0f400, 0x0f80e000)]),
+         ("int8 widening-multiply code (smull/umull/smlal/umlal)", [(0x9f20fc00, 0x0e208000), (0x9f20fc00, 0x0e20c000)]),
+         ("fp32 FMA code (fmla)", [(0xbfa0fc00, 0x0e20cc00), (0xbf80f400, 0x0f801000)])]
+
+
+def block_kind(insns):
+    words = [int(w, 16) for w in insns.split(":")]
+    for name, pats in KINDS:
+        if any((w & mask) == val for w in words for mask, val in pats):
+            return name
+    return "other code"
 
 
 def demangle(names):
@@ -463,6 +477,8 @@ def analyse(runtime, per_tb, prof_b, threads):
         c = cyc.get(t["insns"], float(n))
         execs = t["counts"].sum()
         sym = symbolize(key[0], prof_b["maps"])
+        if sym[0].endswith(":unnamed"):
+            sym = (f"{sym[1]}: unnamed {block_kind(t['insns'])}", sym[1], sym[2])
         by_sym[sym] = by_sym.get(sym, 0.0) + execs * c
         by_sym_insn[sym] = by_sym_insn.get(sym, 0.0) + execs * n
         total_cyc += execs * c

@@ -7,7 +7,7 @@ JSON line: {"runtime", "version", "runs", "threads", "top1", "logits"} (logits o
     python bench/emulated_peer.py --runtime litert --model M.tflite --input x.npy --runs 3 --threads 1
 
 onnxruntime: the CPU execution provider, intra-op threads = --threads, inter-op 1, sequential, all graph
-optimisations, spinning allowed (its default, as in bench/onnxruntime_peer.py). LiteRT: ai_edge_litert's
+optimisations, spinning off (see below). LiteRT: ai_edge_litert's
 Interpreter (XNNPACK delegate, applied by default) with num_threads = --threads; the NCHW float input is transposed
 to NHWC and quantized with the model's input scale and zero point, the int8 logits dequantized.
 """
@@ -35,6 +35,9 @@ def main():
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No spinning: an idle worker of onnxruntime's pool spins by calling into its work queues (stores and
+        # function calls, which the instruction counter cannot tell from work); without spinning it blocks in futex.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
         y = None
