@@ -183,7 +183,10 @@ def run_one(runtime, m, tfl, threads, n, cache):
     out = CACHE / "runs" / f"{tag}.prof"
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     if runtime == "resnet-edge":
-        cmd = [QEMU, "-L", SYSROOT, "-cpu", CPU, "-plugin", plugin_arg(out, cache), BIN, "classify", "--model", m["qdq"],
+        # The binary's RUNPATH is the chroot's path of the Swift runtime; under -L the guest path /usr/lib/swift/linux
+        # resolves into the sysroot.
+        cmd = [QEMU, "-L", SYSROOT, "-cpu", CPU, "-E", "LD_LIBRARY_PATH=/usr/lib/swift/linux",
+               "-plugin", plugin_arg(out, cache), BIN, "classify", "--model", m["qdq"],
                "--preprocess", m["pre"], "--threads", str(threads), "--batch", "1", "--top", "1", "--json", "--logits"]
         cmd += [m["png"]] * n
     else:
