@@ -249,8 +249,8 @@ extension PackedWeightsBlob.Kind {
                         throw PackError("output channel \(channel): requantization (multiplier \(rq.multiplier), shifts \(rq.leftShift)/\(rq.rightShift)) is not one ck_requant_from_scale makes")
                     }
                     var sum: UInt32 = 0
-                    let row = channel * reduction
-                    for i in 0..<reduction { sum &+= UInt32(bitPattern: Int32(w[row + i])) }
+                    let row = w.baseAddress! + channel &* reduction   // a pointer loop: it vectorises
+                    for i in 0..<reduction { sum &+= UInt32(bitPattern: Int32(row[i])) }
                     bias[channel] = Int32(bitPattern: UInt32(bitPattern: packedBias) &+ zeroPointSum &* sum)
                     requant[channel] = rq
                 }
@@ -281,7 +281,29 @@ extension PackedWeightsBlob.Kind {
                 continue
             }
             let to = destination + j &* reduction
-            // (tap, input channel) of reduction position r, advanced as r counts up: no division per weight.
+            if taps == 1 || taps == ks {
+                // OHWI (taps 1): weight k of tap t goes to t * kc + k. OIHW from the IGEMM geometry (ks taps of kc = cig
+                // channels): to k * taps + t. Either way a fixed step along k.
+                let (kStep, tapStart) = taps == 1 ? (1, kc) : (taps, 1)
+                for t in 0..<ks {
+                    let from = source + t &* tapStride + j &* kr
+                    var out = to + t &* tapStart
+                    var k = 0
+                    for kb in 0..<kBlocks {
+                        let block = from + kb &* blockStride
+                        let kn = Swift.min(kr, kc &- k)
+                        for i in 0..<kn {
+                            out.pointee = block[i]
+                            out += kStep
+                        }
+                        for i in kn..<kr { padding |= block[i] }
+                        k &+= kr
+                    }
+                }
+                continue
+            }
+            // OIHW from the im2col geometry (one tap of KH*KW*cig): (tap, input channel) of reduction position r,
+            // advanced as r counts up, no division per weight.
             var tap = 0, ci = 0
             for t in 0..<ks {
                 let from = source + t &* tapStride + j &* kr
@@ -290,9 +312,7 @@ extension PackedWeightsBlob.Kind {
                     let block = from + kb &* blockStride
                     let kn = Swift.min(kr, kc &- k)
                     for i in 0..<kn {
-                        let v = block[i]
-                        to[ci &* taps &+ tap] = v
-                        minimum = Swift.min(minimum, v)
+                        to[ci &* taps &+ tap] = block[i]
                         ci &+= 1
                         if ci == cig { ci = 0; tap &+= 1 }
                     }
@@ -301,6 +321,9 @@ extension PackedWeightsBlob.Kind {
                 }
             }
         }
+        // -128 anywhere in the block's weight bytes is wrong (a weight outside [-127, 127], or padding that is not 0):
+        // one reduction over the contiguous source instead of a compare per copied weight.
+        for i in 0..<(ks &* tapStride) { minimum = Swift.min(minimum, source[i]) }
         return minimum != -128 && padding == 0
     }
 }
