@@ -41,31 +41,6 @@ MODELS = {
 }
 
 
-def build_narrow_resnet(seed: int, classes: int = 100, widths=(16, 32, 64, 128)) -> mf.Net:
-    """ResNet18's layout (BasicBlock, [2,2,2,2], 7x7/2 stem, max pool) at a quarter of the width: for a quick check."""
-    net = mf.Net(seed)
-    x = net.conv("/conv1", "input", 3, widths[0], 7, 2, "conv1")
-    x = net.relu("/relu", net.bn("/bn1", x, widths[0], "bn1"))
-    x = net.maxpool("/maxpool", x)
-    inplanes = widths[0]
-    for li, (planes, stride) in enumerate(zip(widths, [1, 2, 2, 2]), start=1):
-        for bi in range(2):
-            s = stride if bi == 0 else 1
-            scope, p = f"/layer{li}/layer{li}.{bi}", f"layer{li}.{bi}"
-            out = net.conv(f"{scope}/conv1", x, inplanes, planes, 3, s, f"{p}.conv1")
-            out = net.relu(f"{scope}/relu", net.bn(f"{scope}/bn1", out, planes, f"{p}.bn1"))
-            out = net.conv(f"{scope}/conv2", out, planes, planes, 3, 1, f"{p}.conv2")
-            out = net.bn(f"{scope}/bn2", out, planes, f"{p}.bn2")
-            identity = x
-            if s != 1 or inplanes != planes:
-                identity = net.conv(f"{scope}/downsample/downsample.0", x, inplanes, planes, 1, s, f"{p}.downsample.0")
-                identity = net.bn(f"{scope}/downsample/downsample.1", identity, planes, f"{p}.downsample.1")
-            x = net.relu(f"{scope}/relu_1", net.add(scope, out, identity))
-            inplanes = planes
-    net.head("/avgpool/GlobalAveragePool", x, inplanes, classes, "fc", "/fc")
-    return net
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -92,7 +67,8 @@ def main() -> int:
                   "grayscale": False, "pad": 0, "channels": 3}
         pre = {p.name: mf.preprocess(p, preset) for p in photos}
         calib = np.concatenate([pre[p.name][1] for p in photos])
-        net = (build_narrow_resnet(seed) if family == "narrow" else
+        # narrow: ResNet18's layout (BasicBlock, [2,2,2,2], 7x7/2 stem, max pool) at a quarter of the width, for a quick check.
+        net = (mf.build_resnet("resnet18", seed, classes=100, widths=(16, 32, 64, 128)) if family == "narrow" else
                mf.build_mobilenetv2(seed) if family == "mobilenetv2" else mf.build_resnet(family, seed))
         info = mf.calibrate(net, calib, [calib], threads=2)
         nodes, inits = mf.fold_batchnorm(net, lambda n: True)

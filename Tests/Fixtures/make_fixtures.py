@@ -188,18 +188,19 @@ class Net:
         return self.nodes[-1].input[1].rsplit(".", 1)[0]
 
 
-def build_resnet(kind: str, seed: int, classes: int = 1000) -> Net:
-    """torchvision resnet18 (BasicBlock, [2,2,2,2]) or resnet50 (Bottleneck v1.5, [3,4,6,3])."""
+def build_resnet(kind: str, seed: int, classes: int = 1000, widths=(64, 128, 256, 512)) -> Net:
+    """torchvision resnet18 (BasicBlock, [2,2,2,2]) or resnet50 (Bottleneck v1.5, [3,4,6,3]); other `widths` give the
+    same layout narrower or wider (the stem has widths[0] channels)."""
     net = Net(seed)
     bottleneck = kind == "resnet50"
     layers = [3, 4, 6, 3] if bottleneck else [2, 2, 2, 2]
     expansion = 4 if bottleneck else 1
-    x = net.conv("/conv1", "input", 3, 64, 7, 2, "conv1")
-    x = net.bn("/bn1", x, 64, "bn1")
+    x = net.conv("/conv1", "input", 3, widths[0], 7, 2, "conv1")
+    x = net.bn("/bn1", x, widths[0], "bn1")
     x = net.relu("/relu", x)
     x = net.maxpool("/maxpool", x)
-    inplanes = 64
-    for li, (planes, blocks, stride) in enumerate(zip([64, 128, 256, 512], layers, [1, 2, 2, 2]), start=1):
+    inplanes = widths[0]
+    for li, (planes, blocks, stride) in enumerate(zip(widths, layers, [1, 2, 2, 2]), start=1):
         for bi in range(blocks):
             s = stride if bi == 0 else 1
             scope, p = f"/layer{li}/layer{li}.{bi}", f"layer{li}.{bi}"
